@@ -11,7 +11,9 @@ import { registerProxyCommands } from './commands/proxy.js';
 import { registerRuntimeCommands } from './commands/runtime.js';
 
 const program = new Command('trustmesh')
-  .description('SPIFFE-secured service mesh: App Mesh v1beta2 manifests, SPIRE-compatible identity, Envoy-compatible data plane')
+  .description(
+    'SPIFFE-secured service mesh: App Mesh v1beta2 manifests, SPIRE-compatible identity, Envoy-compatible data plane',
+  )
   .version('0.1.0')
   .showHelpAfterError();
 

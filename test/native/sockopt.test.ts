@@ -46,22 +46,49 @@ test('getsockopt errors are thrown with a code, not a crash', () => {
 
 const isRoot = process.getuid?.() === 0;
 
-test('SO_ORIGINAL_DST reports the address an iptables REDIRECT rewrote', { skip: !isRoot && 'needs root for ip netns and iptables' }, async () => {
-  const ns = `tm-odst-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '127.0.0.9', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', '15001']);
-    // A server inside the namespace accepts the redirected connection and prints SO_ORIGINAL_DST.
-    const script = `
+test(
+  'SO_ORIGINAL_DST reports the address an iptables REDIRECT rewrote',
+  { skip: !isRoot && 'needs root for ip netns and iptables' },
+  async () => {
+    const ns = `tm-odst-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        ns,
+        'iptables',
+        '-t',
+        'nat',
+        '-A',
+        'OUTPUT',
+        '-p',
+        'tcp',
+        '-d',
+        '127.0.0.9',
+        '--dport',
+        '8080',
+        '-j',
+        'REDIRECT',
+        '--to-ports',
+        '15001',
+      ]);
+      // A server inside the namespace accepts the redirected connection and prints SO_ORIGINAL_DST.
+      const script = `
       import net from 'node:net';
       import { getOriginalDestination, socketFd } from ${JSON.stringify(new URL('../../src/native/index.ts', import.meta.url).pathname)};
       const server = net.createServer((s) => { console.log(JSON.stringify(getOriginalDestination(socketFd(s)))); s.destroy(); server.close(); });
       server.listen(15001, '0.0.0.0', () => { net.connect(8080, '127.0.0.9').on('error', () => {}); });
     `;
-    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
-    assert.deepEqual(JSON.parse(out.trim()), { address: '127.0.0.9', port: 8080, family: 'IPv4' });
-  } finally {
-    execFileSync('ip', ['netns', 'del', ns]);
-  }
-});
+      const out = execFileSync(
+        'ip',
+        ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      assert.deepEqual(JSON.parse(out.trim()), { address: '127.0.0.9', port: 8080, family: 'IPv4' });
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);
