@@ -1,0 +1,5 @@
+/**
+ * SPIFFE Workload API: the shared proto loader (also used by the agent's server) and the client.
+ * Reference spiffe.md §e.
+ */
+export * from './proto.js';
