@@ -1,0 +1,122 @@
+/**
+ * Typed errors of the SPIFFE primitives. Every parser and verifier in `trustmesh/spiffe` throws only
+ * subclasses of {@link SpiffeError}; each names the rejected input and the violated rule.
+ */
+
+const kinds = Symbol.for('trustmesh.spiffe.errorKinds');
+
+/** Longest excerpt of a rejected input quoted in a message, so hostile input can't flood logs. */
+const maxQuoted = 160;
+
+/** Quotes an input for an error message: JSON-escaped, truncated to a readable length. */
+export function quoteInput(input: unknown): string {
+  const s = typeof input === 'string' ? input : String(input);
+  return JSON.stringify(s.length > maxQuoted ? `${s.slice(0, maxQuoted)}…` : s);
+}
+
+/** Turns a kebab-case rule into the suffix of an error code: `dot-segment` → `DOT_SEGMENT`. */
+function codeSuffix(rule: string): string {
+  return rule.toUpperCase().replace(/-/g, '_');
+}
+
+/**
+ * Base class of every error thrown by `trustmesh/spiffe`.
+ *
+ * `code` is stable (`TM_ERR_<AREA>_<RULE>`), `rule` is the kebab-case rule name, `input` holds the
+ * rejected value when there is one, and `cause` chains the lower-level error. `instanceof` works across
+ * two loaded copies of the library (brand via `Symbol.for`).
+ */
+export class SpiffeError extends Error {
+  /** Stable machine-readable code, e.g. `TM_ERR_SPIFFEID_DOT_SEGMENT`. */
+  readonly code: string;
+  /** Kebab-case name of the violated rule, e.g. `dot-segment`. */
+  readonly rule: string;
+  /** The rejected value, when the error is about one input. */
+  readonly input?: unknown;
+  constructor(
+    area: string,
+    rule: string,
+    message: string,
+    options: { input?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = `TM_ERR_${area}_${codeSuffix(rule)}`;
+    this.rule = rule;
+    if (options.input !== undefined) this.input = options.input;
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+      names.push((c as { name: string }).name);
+    }
+    Object.defineProperty(this, kinds, { value: names });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const names = (value as { [kinds]?: unknown })[kinds];
+    return Array.isArray(names) && names.includes(this.name);
+  }
+}
+
+/** Rules of SPIFFE-ID §2 (go-spiffe `spiffeid`) plus certificate-safety rules on the trust domain. */
+export type SpiffeIdRule =
+  | 'empty'
+  | 'wrong-scheme'
+  | 'td-missing'
+  | 'td-char'
+  | 'td-too-long'
+  | 'td-empty-label'
+  | 'td-trailing-dot'
+  | 'td-label-too-long'
+  | 'path-not-absolute'
+  | 'empty-segment'
+  | 'trailing-slash'
+  | 'dot-segment'
+  | 'path-char'
+  | 'not-member';
+
+/** A SPIFFE ID or trust domain string that breaks a rule of SPIFFE-ID §2. Code `TM_ERR_SPIFFEID_*`. */
+export class SpiffeIdError extends SpiffeError {
+  declare readonly rule: SpiffeIdRule;
+  constructor(rule: SpiffeIdRule, input: string, reason: string) {
+    super('SPIFFEID', rule, `${quoteInput(input)}: ${reason}`, { input });
+  }
+}
+
+/**
+ * A certificate that could not be parsed or minted, or an X509-SVID that fails X509-SVID §4–5.
+ * `rule` names the failed check (e.g. `leaf-is-ca`, `expired`, `untrusted`). Code `TM_ERR_X509SVID_*`.
+ */
+export class X509SvidError extends SpiffeError {
+  constructor(rule: string, message: string, options: { input?: unknown; cause?: unknown } = {}) {
+    super('X509SVID', rule, `x509svid: ${message}`, options);
+  }
+}
+
+/** PEM/DER certificate or key data that does not parse. Code `TM_ERR_CERT_*`. */
+export class CertificateError extends SpiffeError {
+  constructor(rule: string, message: string, options: { input?: unknown; cause?: unknown } = {}) {
+    super('CERT', rule, `certificate: ${message}`, options);
+  }
+}
+
+/** An X.509, JWT or SPIFFE bundle that breaks SPIFFE Trust Domain and Bundle §4. Code `TM_ERR_BUNDLE_*`. */
+export class BundleError extends SpiffeError {
+  constructor(rule: string, message: string, options: { input?: unknown; cause?: unknown } = {}) {
+    super('BUNDLE', rule, `bundle: ${message}`, options);
+  }
+}
+
+/** A JWT-SVID that can't be minted or fails JWT-SVID §3 validation. Code `TM_ERR_JWTSVID_*`. */
+export class JwtSvidError extends SpiffeError {
+  constructor(rule: string, message: string, options: { input?: unknown; cause?: unknown } = {}) {
+    super('JWTSVID', rule, `jwtsvid: ${message}`, options);
+  }
+}
+
+/** A PKCS#10 certificate signing request that does not parse or whose signature is wrong. Code `TM_ERR_CSR_*`. */
+export class CsrError extends SpiffeError {
+  constructor(rule: string, message: string, options: { input?: unknown; cause?: unknown } = {}) {
+    super('CSR', rule, `csr: ${message}`, options);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * `trustmesh/spiffe`: SPIFFE primitives for Node — SPIFFE IDs, X509-SVIDs, JWT-SVIDs, bundles.
+ * Imports nothing else from trustmesh and nothing server-side.
+ */
+export {
+  SpiffeError,
+  SpiffeIdError,
+  X509SvidError,
+  CertificateError,
+  BundleError,
+  JwtSvidError,
+  CsrError,
+  type SpiffeIdRule,
+} from './errors.js';
+export { TrustDomain, SpiffeId, maxTrustDomainLength, maxTrustDomainLabelLength } from './id.js';
+export { generateKeyPair, parsePrivateKey, spkiDer, type KeyPair } from './keys.js';
+export { parseCertificates, certificatesToPem, certificatesToDer } from './pem.js';
+export {
+  mintX509Svid,
+  mintX509SvidDer,
+  mintCaCertificate,
+  notBeforeCushionMs,
+  type MintX509SvidOptions,
+  type MintCaCertificateOptions,
+} from './mint.js';
