@@ -3,3 +3,5 @@
  * Reference spiffe.md §e.
  */
 export * from './proto.js';
+export * from './errors.js';
+export * from './endpoint.js';
