@@ -19,3 +19,5 @@ export { formatPath, pointerToSegments } from './path.js';
 export type { PathSegments } from './path.js';
 export { MeshModelError, InvalidResourceError, formatIssue, formatObjectId, issue } from './errors.js';
 export type { ValidationIssue, MeshIssueCode, IssueSeverity } from './errors.js';
+export { MeshState, buildMeshState, locateIssue, parseAppMeshArn, SIDECAR_INJECTOR_LABEL } from './state.js';
+export type { ResourceOrigin, SourcedResource, AppMeshArn } from './state.js';
