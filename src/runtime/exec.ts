@@ -1,0 +1,53 @@
+/**
+ * Host commands (`ip`, `iptables-restore`) run to completion, with typed failures.
+ */
+import { execFile } from 'node:child_process';
+import { CommandFailedError } from './errors.js';
+
+/** Output of a finished command. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `argv` (no shell) and resolves with its output. Throws {@link CommandFailedError} on a
+ * non-zero exit, unless `allowFailure` is set (then resolves with the output anyway).
+ */
+export function run(
+  argv: readonly string[],
+  options: { input?: string; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
+  const [cmd, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd!,
+      args,
+      { encoding: 'utf8', maxBuffer: 64 << 20, env: options.env ?? process.env },
+      (err, stdout, stderr) => {
+        if (err && !options.allowFailure) {
+          const code = typeof err.code === 'number' ? err.code : null;
+          reject(new CommandFailedError(argv, code, stderr || err.message));
+          return;
+        }
+        resolve({ stdout, stderr });
+      },
+    );
+    // A command that exits without reading its input must not crash us with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+/** argv prefix that runs a command inside network namespace `netns` (or on the host when null). */
+export function inNetns(netns: string | null, argv: readonly string[]): string[] {
+  return netns === null ? [...argv] : ['ip', 'netns', 'exec', netns, ...argv];
+}
+
+/**
+ * Loads iptables rules with `iptables-restore --noflush` (in `netns`, or on the host), so only
+ * the chains named in `rules` are touched: each `:CHAIN - [0:0]` line flushes that chain.
+ */
+export async function iptablesRestore(netns: string | null, rules: string): Promise<void> {
+  await run(inNetns(netns, ['iptables-restore', '--noflush']), { input: rules });
+}

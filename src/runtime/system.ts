@@ -1,0 +1,278 @@
+/**
+ * The runtime's system components, each a `trustmesh` child process on the host: the identity
+ * server, the identity agent (node-attested with `k8s_sat` as `spire/spire-agent`, with a
+ * service-account token the runtime signs with its own key) and the mesh control plane. Their
+ * configuration files and sockets live in the state dir.
+ */
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { RuntimeError } from './errors.js';
+import { run } from './exec.js';
+import { ContainerProcess } from './process.js';
+import type { StateFile } from './state.js';
+
+/** Settings shared by the system components. */
+export interface SystemOptions {
+  stateDir: string;
+  state: StateFile;
+  selfArgv: string[];
+  trustDomain: string;
+  clusterName: string;
+  /** X509-SVID TTL handed out to workloads (seconds; the seed's 1 h by default). */
+  svidTtlSeconds: number;
+}
+
+/** Paths of the sockets and files the components expose. */
+export interface SystemPaths {
+  serverSocket: string;
+  agentSocket: string;
+  podInfoSocket: string;
+  xdsSocket: string;
+  meshDir: string;
+  logDir: string;
+}
+
+/** The paths used under `stateDir`. */
+export function systemPaths(stateDir: string): SystemPaths {
+  return {
+    serverSocket: path.join(stateDir, 'server', 'api.sock'),
+    agentSocket: path.join(stateDir, 'agent', 'agent.sock'),
+    podInfoSocket: path.join(stateDir, 'podinfo.sock'),
+    xdsSocket: path.join(stateDir, 'xds.sock'),
+    meshDir: path.join(stateDir, 'mesh'),
+    logDir: path.join(stateDir, 'logs', 'system'),
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `check` resolves true, polling every `everyMs`; throws after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new RuntimeError('TM_ERR_RUNTIME_TIMEOUT', `${what} did not come up within ${timeoutMs / 1000} s`);
+}
+
+/** A started system component. */
+export interface Daemon {
+  name: string;
+  process: ContainerProcess;
+}
+
+function startDaemon(
+  o: SystemOptions,
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Daemon {
+  const proc = new ContainerProcess(
+    {
+      id: `system/${name}`,
+      netns: null,
+      argv: [...o.selfArgv, ...args],
+      cwd: process.cwd(),
+      env: { ...(process.env as Record<string, string>), ...env },
+      logFile: path.join(systemPaths(o.stateDir).logDir, `${name}.log`),
+    },
+    o.state,
+  );
+  proc.start();
+  return { name, process: proc };
+}
+
+/** The cluster's service-account signing key: signs the agent's token, verified by the server. */
+export interface ServiceAccountIssuer {
+  publicKeyFile: string;
+  /** Signs a legacy (non-projected) service-account JWT for `namespace:name`. */
+  sign(namespace: string, name: string): Promise<string>;
+}
+
+/** Creates an ES256 signing key and writes its public key (SPKI PEM) to the state dir. */
+export async function createServiceAccountIssuer(stateDir: string): Promise<ServiceAccountIssuer> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const publicKeyFile = path.join(stateDir, 'sa-signer.pub.pem');
+  await writeFile(publicKeyFile, await exportSPKI(publicKey));
+  return {
+    publicKeyFile,
+    sign: (namespace, name) =>
+      new SignJWT({
+        'kubernetes.io/serviceaccount/namespace': namespace,
+        'kubernetes.io/serviceaccount/service-account.name': name,
+        'kubernetes.io/serviceaccount/service-account.uid': randomUUID(),
+        'kubernetes.io/serviceaccount/secret.name': `${name}-token`,
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+        .setIssuer('kubernetes/serviceaccount')
+        .setSubject(`system:serviceaccount:${namespace}:${name}`)
+        .setIssuedAt()
+        .sign(privateKey),
+  };
+}
+
+/**
+ * Starts the identity server with a SPIRE-style config (k8s_sat node attestor for
+ * `clusterName` allowing `spire:spire-agent`). Resolves once its admin socket answers.
+ */
+export async function startIdentityServer(
+  o: SystemOptions,
+  issuer: ServiceAccountIssuer,
+): Promise<{ daemon: Daemon; port: number }> {
+  const p = systemPaths(o.stateDir);
+  const dir = path.dirname(p.serverSocket);
+  await mkdir(path.join(dir, 'data'), { recursive: true });
+  const port = await freePort();
+  const config = {
+    server: {
+      trust_domain: o.trustDomain,
+      bind_address: '127.0.0.1',
+      bind_port: port,
+      socket_path: p.serverSocket,
+      data_dir: path.join(dir, 'data'),
+      log_level: 'info',
+      default_x509_svid_ttl: `${o.svidTtlSeconds}s`,
+      ca_ttl: '24h',
+    },
+    plugins: {
+      DataStore: {
+        sql: {
+          plugin_data: {
+            database_type: 'sqlite3',
+            connection_string: path.join(dir, 'data', 'datastore.sqlite3'),
+          },
+        },
+      },
+      KeyManager: { memory: { plugin_data: {} } },
+      NodeAttestor: {
+        k8s_sat: {
+          plugin_data: {
+            clusters: {
+              [o.clusterName]: {
+                service_account_key_file: issuer.publicKeyFile,
+                service_account_allow_list: ['spire:spire-agent'],
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+  const configFile = path.join(dir, 'server.json');
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  const daemon = startDaemon(o, 'identity-server', ['server', 'run', '-config', configFile]);
+  await waitFor('the identity server', async () => {
+    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
+      throw new RuntimeError(
+        'TM_ERR_RUNTIME_DAEMON',
+        `the identity server exited; see ${daemon.process.spec.logFile}`,
+      );
+    if (!existsSync(p.serverSocket)) return false;
+    const r = await run([...o.selfArgv, 'server', 'healthcheck', '-socketPath', p.serverSocket], {
+      allowFailure: true,
+    });
+    return /healthy/i.test(r.stdout) && !/unhealthy/i.test(r.stdout);
+  });
+  return { daemon, port };
+}
+
+/**
+ * Starts the agent: bootstrap bundle from the server, a `spire:spire-agent` token signed by the
+ * cluster key, k8s workload attestor asking the runtime's pod view. Resolves once its socket
+ * exists (made reachable for the proxies' uid 1337).
+ */
+export async function startAgent(
+  o: SystemOptions,
+  issuer: ServiceAccountIssuer,
+  serverPort: number,
+): Promise<Daemon> {
+  const p = systemPaths(o.stateDir);
+  const dir = path.dirname(p.agentSocket);
+  await mkdir(path.join(dir, 'data'), { recursive: true });
+  await chmod(dir, 0o755);
+  const bundle = await run([...o.selfArgv, 'server', 'bundle', 'show', '-socketPath', p.serverSocket]);
+  const bundleFile = path.join(dir, 'bootstrap.crt');
+  await writeFile(bundleFile, bundle.stdout);
+  const tokenFile = path.join(dir, 'sa-token');
+  await writeFile(tokenFile, await issuer.sign('spire', 'spire-agent'), { mode: 0o600 });
+  const config = {
+    agent: {
+      trust_domain: o.trustDomain,
+      server_address: '127.0.0.1',
+      server_port: serverPort,
+      socket_path: p.agentSocket,
+      data_dir: path.join(dir, 'data'),
+      trust_bundle_path: bundleFile,
+      log_level: 'info',
+    },
+    plugins: {
+      KeyManager: { memory: { plugin_data: {} } },
+      NodeAttestor: { k8s_sat: { plugin_data: { cluster: o.clusterName, token_path: tokenFile } } },
+      WorkloadAttestor: {
+        k8s: { plugin_data: { pod_info_url: `unix://${p.podInfoSocket}` } },
+        unix: { plugin_data: {} },
+      },
+    },
+  };
+  const configFile = path.join(dir, 'agent.json');
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  const daemon = startDaemon(o, 'identity-agent', ['agent', 'run', '-config', configFile]);
+  await waitFor('the identity agent', () => {
+    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
+      throw new RuntimeError(
+        'TM_ERR_RUNTIME_DAEMON',
+        `the identity agent exited; see ${daemon.process.spec.logFile}`,
+      );
+    return existsSync(p.agentSocket);
+  });
+  // Envoy runs as uid 1337 and must reach the socket, as SPIRE's hostPath socket allows.
+  await chmod(p.agentSocket, 0o777);
+  return daemon;
+}
+
+/**
+ * Starts the control plane serving xDS on a unix socket, reading App Mesh resources from the
+ * mesh dir the runtime keeps in step with the cluster. Resolves once the socket exists.
+ */
+export async function startControlPlane(o: SystemOptions): Promise<Daemon> {
+  const p = systemPaths(o.stateDir);
+  await mkdir(p.meshDir, { recursive: true });
+  const daemon = startDaemon(o, 'control-plane', [
+    'controlplane',
+    'run',
+    '-f',
+    p.meshDir,
+    '--listen',
+    `unix://${p.xdsSocket}`,
+  ]);
+  await waitFor('the control plane', () => {
+    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
+      throw new RuntimeError(
+        'TM_ERR_RUNTIME_DAEMON',
+        `the control plane exited; see ${daemon.process.spec.logFile}`,
+      );
+    return existsSync(p.xdsSocket);
+  });
+  await chmod(p.xdsSocket, 0o777);
+  return daemon;
+}
