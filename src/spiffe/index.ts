@@ -23,3 +23,14 @@ export {
   type MintX509SvidOptions,
   type MintCaCertificateOptions,
 } from './mint.js';
+export {
+  X509Bundle,
+  JwtBundle,
+  SpiffeBundle,
+  BundleSet,
+  type X509BundleSource,
+  type JwtBundleSource,
+  type SpiffeBundleOptions,
+} from './bundle.js';
+export { X509Svid, verifyX509Svid, type VerifiedX509Svid } from './x509svid.js';
+export * from './workload/index.js';

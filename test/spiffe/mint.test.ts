@@ -124,7 +124,10 @@ describe('mintX509Svid: validity and inputs', () => {
     const der = mintX509SvidDer({ ...base(), ttlSeconds: 60, now, serialNumber: Buffer.from([0x80, 1]) });
     const [cert] = parseCertificates(der);
     assert.equal(cert?.serialNumber, '8001');
-    assert.ok(der.includes(Buffer.from([0x02, 0x03, 0x00, 0x80, 0x01])), 'serial encoded as a positive INTEGER');
+    assert.ok(
+      der.includes(Buffer.from([0x02, 0x03, 0x00, 0x80, 0x01])),
+      'serial encoded as a positive INTEGER',
+    );
   });
   it('random serials are positive and distinct', () => {
     const a = mintX509Svid({ ...base(), ttlSeconds: 60, now });

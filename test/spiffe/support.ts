@@ -6,8 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyObject, X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { generateKeyPair, mintCaCertificate, TrustDomain, type KeyPair } from '../../src/spiffe/index.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+export { x509 };
 
 /** A CA: its certificate and key pair. */
 export interface TestCa {
@@ -77,3 +83,73 @@ export function openssl(args: string[]): { status: number; output: string } {
     return { status: e.status ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
 }
+
+/** Options of {@link customCert}: every field an X509-SVID rule looks at. */
+export interface CustomCertOptions {
+  /** Signing CA; absent = self-signed. */
+  issuer?: TestCa;
+  uris?: string[];
+  /** basicConstraints cA; undefined = no basicConstraints extension. */
+  ca?: boolean;
+  pathLength?: number;
+  /** @peculiar/x509 KeyUsageFlags bit mask; undefined = no keyUsage extension. */
+  keyUsage?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Extra extensions (e.g. an unknown critical one). */
+  extensions?: x509.Extension[];
+  subject?: string;
+}
+
+/**
+ * Mints an arbitrary certificate with @peculiar/x509 (an implementation independent of trustmesh's
+ * template), for the negative rows of the verification tests.
+ */
+export async function customCert(o: CustomCertOptions): Promise<TestCa> {
+  const keys = generateKeyPair();
+  const alg = { name: 'ECDSA', namedCurve: 'P-256' };
+  const pub = await webcrypto.subtle.importKey(
+    'spki',
+    keys.publicKey.export({ type: 'spki', format: 'der' }),
+    alg,
+    true,
+    ['verify'],
+  );
+  const signer = o.issuer?.key ?? keys.privateKey;
+  const signingKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    signer.export({ type: 'pkcs8', format: 'der' }),
+    alg,
+    false,
+    ['sign'],
+  );
+  const subject = o.subject ?? `CN=custom-${Math.random().toString(36).slice(2)}`;
+  const extensions: x509.Extension[] = [
+    await x509.SubjectKeyIdentifierExtension.create(pub as unknown as CryptoKeyLike),
+    ...(o.extensions ?? []),
+  ];
+  if (o.ca !== undefined) extensions.push(new x509.BasicConstraintsExtension(o.ca, o.pathLength, true));
+  if (o.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(o.keyUsage, true));
+  if (o.uris)
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(o.uris.map((value) => ({ type: 'url', value }))),
+    );
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber:
+      '01' +
+      Buffer.from(keys.publicKey.export({ format: 'jwk' }).x!, 'base64url')
+        .toString('hex')
+        .slice(0, 14),
+    subject,
+    issuer: o.issuer ? new x509.X509Certificate(o.issuer.cert.raw).subjectName : subject,
+    notBefore: o.notBefore ?? new Date(Date.now() - 60_000),
+    notAfter: o.notAfter ?? new Date(Date.now() + 3_600_000),
+    publicKey: pub as unknown as CryptoKeyLike,
+    signingKey: signingKey as unknown as CryptoKeyLike,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions,
+  });
+  return { cert: new X509Certificate(Buffer.from(cert.rawData)), key: keys.privateKey, keys };
+}
+
+type CryptoKeyLike = x509.X509CertificateCreateWithKeyParams['signingKey'];
