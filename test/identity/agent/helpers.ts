@@ -1,0 +1,133 @@
+/**
+ * Test helpers for the agent: a real CA minting real X509-SVIDs, a populated SvidCache, and the agent
+ * socket serving the Workload API and SDS from that cache (no identity server needed).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { X509Certificate, KeyObject } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import {
+  generateKeyPair,
+  mintCaCertificate,
+  mintX509Svid,
+  SpiffeBundle,
+  SpiffeId,
+  TrustDomain,
+} from '../../../src/spiffe/index.js';
+import type {
+  SvidCache} from '../../../src/identity/agent/index.js';
+import {
+  AgentEndpoints,
+  UnixAttestor,
+  WorkloadAttestation,
+  registerReflection,
+  registerSds,
+  registerWorkloadApi,
+  type CachedSvid,
+  type SdsOptions,
+} from '../../../src/identity/agent/index.js';
+import type { EntryMessage } from '../../../src/identity/api/index.js';
+
+/** A self-signed test CA of `td`. */
+export async function testCa(
+  td = 'example.org',
+): Promise<{ trustDomain: TrustDomain; cert: X509Certificate; key: KeyObject }> {
+  const trustDomain = TrustDomain.parse(td);
+  const k = generateKeyPair();
+  const cert = await mintCaCertificate({
+    trustDomain,
+    publicKey: k.publicKey,
+    privateKey: k.privateKey,
+    ttlSeconds: 3600,
+  } as never);
+  return { trustDomain, cert, key: k.privateKey };
+}
+
+/** A fresh X509-SVID for `spiffeId` from `ca`, as the cache stores it. */
+export function cachedSvid(
+  ca: { cert: X509Certificate; key: KeyObject },
+  spiffeId: string,
+  revision = 1,
+  ttlSeconds = 600,
+): CachedSvid {
+  const k = generateKeyPair();
+  const cert = mintX509Svid({
+    spiffeId: SpiffeId.parse(spiffeId),
+    publicKey: k.publicKey,
+    caCert: ca.cert,
+    caKey: ca.key,
+    ttlSeconds,
+  });
+  return { spiffeId, certificates: [cert], privateKey: k.privateKey, entryRevision: revision, jitter: 0 };
+}
+
+/** A registration entry message with defaults. */
+export function entry(
+  id: string,
+  spiffeId: string,
+  selectors: string[],
+  extra: Partial<EntryMessage> = {},
+): EntryMessage {
+  return {
+    id,
+    spiffe_id: spiffeId,
+    parent_id: 'spiffe://example.org/spire/agent/test',
+    selectors: selectors.map((s) => ({
+      type: s.slice(0, s.indexOf(':')),
+      value: s.slice(s.indexOf(':') + 1),
+    })),
+    x509_svid_ttl: 0,
+    jwt_svid_ttl: 0,
+    dns_names: [],
+    federates_with: [],
+    admin: false,
+    downstream: false,
+    expires_at: 0,
+    hint: '',
+    revision_number: 1,
+    created_at: 1,
+    ...extra,
+  };
+}
+
+/** A bundle of `ca`'s trust domain holding its certificate. */
+export function bundleOf(ca: { trustDomain: TrustDomain; cert: X509Certificate }): SpiffeBundle {
+  return new SpiffeBundle(ca.trustDomain, { x509: [ca.cert] } as never);
+}
+
+/** The agent socket over a hand-filled cache, in a temp dir. Call `close()` in `after`. */
+export async function startTestSocket(
+  cache: SvidCache,
+  options: { sds?: Partial<SdsOptions>; log?: Logger } = {},
+): Promise<{ socketPath: string; dir: string; endpoints: AgentEndpoints; close(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tm-agent-'));
+  const socketPath = path.join(dir, 'api.sock');
+  const log = options.log ?? pino({ level: 'silent' });
+  // discoverWorkloadPath off: hashing the node binary for every test caller is slow and not under test here.
+  const attestation = new WorkloadAttestation([new UnixAttestor({ discoverWorkloadPath: false })], log);
+  const endpoints = await AgentEndpoints.listen({
+    socketPath,
+    log,
+    routes: (router) => {
+      registerWorkloadApi(router, {
+        cache,
+        attestation,
+        jwt: { fetchJwtSvid: () => Promise.reject(new Error('no JWT in this test')) },
+        log,
+      });
+      registerSds(router, { cache, attestation, log, options: options.sds });
+      registerReflection(router);
+    },
+  });
+  return {
+    socketPath,
+    dir,
+    endpoints,
+    async close() {
+      cache.close();
+      await endpoints.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
