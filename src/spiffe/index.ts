@@ -33,4 +33,11 @@ export {
   type SpiffeBundleOptions,
 } from './bundle.js';
 export { X509Svid, verifyX509Svid, type VerifiedX509Svid } from './x509svid.js';
+export {
+  mintJwtSvid,
+  validateJwtSvid,
+  allowedJwtSvidAlgorithms,
+  type MintJwtSvidOptions,
+  type ValidatedJwtSvid,
+} from './jwt.js';
 export * from './workload/index.js';
