@@ -13,6 +13,7 @@ import { ImageNotFoundError, ManifestError, NotFoundError } from './errors.js';
 import { iptablesRestore, run } from './exec.js';
 import { decideInjection, ADMIN_PORT, PROXY_UID, type Injection } from './injector.js';
 import {
+  hostServiceChains,
   installServiceChains,
   renderProxyInitRules,
   renderServiceRules,
@@ -316,14 +317,16 @@ export class Cluster {
     });
   }
 
-  /** Finds a pod by name in `namespace`, or by a unique prefix (deployment name) there. */
+  /** Finds a pod by name in `namespace`, or by its Deployment's name (the oldest pod, as
+   * `kubectl exec deploy/<name>` picks one). Throws {@link NotFoundError}. */
   findPod(namespace: string, name: string): Pod {
     const exact = this.pods.get(`${namespace}/${name}`);
     if (exact) return exact;
     const byPrefix = [...this.pods.values()].filter(
       (p) => p.namespace === namespace && p.name.startsWith(`${name}-`),
     );
-    if (byPrefix.length === 1) return byPrefix[0]!;
+    if (byPrefix.length > 0)
+      return byPrefix.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0]!;
     throw new NotFoundError('pod', `${namespace}/${name}`);
   }
 
@@ -645,7 +648,10 @@ export class Cluster {
     const hostsKey = JSON.stringify(addresses) + [...this.pods.keys()].join();
     if (rules !== this.#lastRules) {
       this.#lastRules = rules;
-      await iptablesRestore(null, rules);
+      await iptablesRestore(
+        null,
+        renderServiceRules(this.#serviceRules(), hostServiceChains(this.#o.bridge)),
+      );
       await Promise.all(
         [...this.pods.values()]
           .filter((p) => p.phase !== 'Terminating')

@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { MissingToolError, NotRootError } from './errors.js';
 import { run } from './exec.js';
-import { SERVICE_JUMPS, installServiceChains, removeHostChains } from './iptables.js';
+import { hostServiceChains, installServiceChains, removeHostChains, serviceJumps } from './iptables.js';
 import { killGroup } from './process.js';
 import { processStartTime, type StateFile } from './state.js';
 
@@ -30,10 +30,12 @@ export async function preflight(): Promise<void> {
   }
 }
 
-/** Installs the host's Service chains (the bridge is created by the network module). */
-export async function setupHost(state: StateFile): Promise<void> {
-  state.update((r) => (r.hostChains = SERVICE_JUMPS.map((j) => ({ ...j, from: [...j.from] }))));
-  await installServiceChains(null);
+/** Installs the host's Service chains of the runtime owning `bridge` (the bridge itself is
+ * created by the network module). */
+export async function setupHost(state: StateFile, bridge: string): Promise<void> {
+  const chains = hostServiceChains(bridge);
+  state.update((r) => (r.hostChains = serviceJumps(chains)));
+  await installServiceChains(null, chains);
 }
 
 /** Whether the runtime that wrote `state` is still alive. */

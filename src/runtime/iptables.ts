@@ -18,6 +18,21 @@ export const PROXY_INGRESS_CHAIN = 'TRUSTMESH-PROXY-INGRESS';
 /** nat chain of the sidecar's outbound redirect (App Mesh proxyinit's APPMESH_EGRESS). */
 export const PROXY_EGRESS_CHAIN = 'TRUSTMESH-PROXY-EGRESS';
 
+/** Names of the two Service chains: fixed inside a pod's netns, per bridge on the host (so two
+ * runtimes on one host never share a chain). */
+export interface ServiceChains {
+  nat: string;
+  filter: string;
+}
+
+/** The Service chains inside pod network namespaces. */
+export const POD_SERVICE_CHAINS: ServiceChains = { nat: SERVICES_CHAIN, filter: REJECT_CHAIN };
+
+/** The host's Service chains for the runtime owning `bridge` (names ≤ 28 characters). */
+export function hostServiceChains(bridge: string): ServiceChains {
+  return { nat: `TM-SVC-${bridge}`, filter: `TM-NOEP-${bridge}` };
+}
+
 /** One Service port with the endpoints traffic to it goes to. */
 export interface ServiceRule {
   /** `<ns>/<name>:<port>`, a comment on the rules. */
@@ -34,20 +49,23 @@ export interface ServiceRule {
  * probability 1/(remaining) (`statistic --mode random`), the last one unconditionally; a port
  * without endpoints is rejected with a TCP reset / ICMP port unreachable.
  */
-export function renderServiceRules(rules: readonly ServiceRule[]): string {
-  const nat = [`*nat`, `:${SERVICES_CHAIN} - [0:0]`];
-  const filter = [`*filter`, `:${REJECT_CHAIN} - [0:0]`];
+export function renderServiceRules(
+  rules: readonly ServiceRule[],
+  chains: ServiceChains = POD_SERVICE_CHAINS,
+): string {
+  const nat = [`*nat`, `:${chains.nat} - [0:0]`];
+  const filter = [`*filter`, `:${chains.filter} - [0:0]`];
   for (const r of rules) {
     const match = `-d ${r.clusterIp}/32 -p ${r.protocol} -m ${r.protocol} --dport ${r.port} -m comment --comment "${r.id}"`;
     if (r.endpoints.length === 0) {
       const reject = r.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable';
-      filter.push(`-A ${REJECT_CHAIN} ${match} -j REJECT --reject-with ${reject}`);
+      filter.push(`-A ${chains.filter} ${match} -j REJECT --reject-with ${reject}`);
       continue;
     }
     r.endpoints.forEach((ep, i) => {
       const left = r.endpoints.length - i;
       const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(10)}` : '';
-      nat.push(`-A ${SERVICES_CHAIN} ${match}${pick} -j DNAT --to-destination ${ep}`);
+      nat.push(`-A ${chains.nat} ${match}${pick} -j DNAT --to-destination ${ep}`);
     });
   }
   return [...nat, 'COMMIT', ...filter, 'COMMIT', ''].join('\n');
@@ -92,19 +110,24 @@ export function renderProxyInitRules(c: ProxyInitConfig): string {
 }
 
 /** Jumps from the built-in chains to the Service chains (installed once per netns). */
-export const SERVICE_JUMPS: readonly { table: string; chain: string; from: string[] }[] = [
-  { table: 'nat', chain: SERVICES_CHAIN, from: ['OUTPUT'] },
-  { table: 'filter', chain: REJECT_CHAIN, from: ['OUTPUT'] },
-];
+export function serviceJumps(chains: ServiceChains): { table: string; chain: string; from: string[] }[] {
+  return [
+    { table: 'nat', chain: chains.nat, from: ['OUTPUT'] },
+    { table: 'filter', chain: chains.filter, from: ['OUTPUT'] },
+  ];
+}
 
 /**
  * Creates the Service chains in `netns` (host when null) and jumps to them. In a sidecar pod,
  * proxyinit's egress jump must come first (the app's connections are redirected to the proxy
  * before any DNAT), so call this after {@link renderProxyInitRules} is loaded.
  */
-export async function installServiceChains(netns: string | null): Promise<void> {
-  const text = ['*nat', `:${SERVICES_CHAIN} - [0:0]`, `-A OUTPUT -j ${SERVICES_CHAIN}`, 'COMMIT'];
-  text.push('*filter', `:${REJECT_CHAIN} - [0:0]`, `-A OUTPUT -j ${REJECT_CHAIN}`, 'COMMIT', '');
+export async function installServiceChains(
+  netns: string | null,
+  chains: ServiceChains = POD_SERVICE_CHAINS,
+): Promise<void> {
+  const text = ['*nat', `:${chains.nat} - [0:0]`, `-A OUTPUT -j ${chains.nat}`, 'COMMIT'];
+  text.push('*filter', `:${chains.filter} - [0:0]`, `-A OUTPUT -j ${chains.filter}`, 'COMMIT', '');
   await iptablesRestore(netns, text.join('\n'));
 }
 

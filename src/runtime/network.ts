@@ -23,7 +23,10 @@ export function parseCidr(text: string): Cidr {
   if (!parts || parts.some((p) => p > 255) || prefix < 8 || prefix > 28)
     throw new ManifestError('--cidr', `expected an IPv4 CIDR with a prefix of 8..28, got "${text}"`);
   const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-  return { base: ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) & mask, prefix };
+  return {
+    base: (((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) & mask) >>> 0,
+    prefix,
+  };
 }
 
 /** Dotted-quad form of an integer address. */

@@ -120,7 +120,7 @@ export class LocalRuntime {
         `• network: bridge ${options.bridge} ${pools.bridgeIp}/${pools.range.prefix} (pods and services in ${pools.rangeText})`,
       );
       await createBridge(state, options.bridge, pools);
-      await setupHost(state);
+      await setupHost(state, options.bridge);
 
       const sys: SystemOptions = {
         stateDir: options.stateDir,
