@@ -5,3 +5,5 @@
 export * from './proto.js';
 export * from './errors.js';
 export * from './endpoint.js';
+export * from './client.js';
+export * from './x509source.js';
