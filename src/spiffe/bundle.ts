@@ -3,7 +3,7 @@
  * JWKS document that carries both, and a set of bundles keyed by trust domain.
  */
 import { createPublicKey, type JsonWebKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { BundleError, SpiffeError } from './errors.js';
+import { BundleError } from './errors.js';
 import type { TrustDomain } from './id.js';
 import { spkiDer } from './keys.js';
 import { certificatesToDer, certificatesToPem, parseCertificates } from './pem.js';
@@ -465,8 +465,7 @@ function parseX5c(entry: Record<string, unknown>, where: string): X509Certificat
   let matches: boolean;
   try {
     matches = spkiDer(jwkKey).equals(spkiDer(cert.publicKey));
-  } catch (err) {
-    if (!(err instanceof SpiffeError)) throw err;
+  } catch {
     matches = false;
   }
   if (!matches)

@@ -2,7 +2,7 @@
  * Test CA for the SPIFFE tests: a real root (+ optional intermediate) minted by trustmesh, and temp-dir
  * helpers for running openssl as an independent checker.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,15 +73,10 @@ export function tempDir(): {
   };
 }
 
-/** Runs openssl; resolves with exit status and combined output (never throws on a non-zero exit). */
+/** Runs openssl; returns exit status and stdout+stderr (never throws on a non-zero exit). */
 export function openssl(args: string[]): { status: number; output: string } {
-  try {
-    const out = execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return { status: 0, output: out };
-  } catch (err) {
-    const e = err as { status?: number; stdout?: string; stderr?: string };
-    return { status: e.status ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
+  const r = spawnSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
 }
 
 /** Options of {@link customCert}: every field an X509-SVID rule looks at. */

@@ -85,7 +85,12 @@ describe('verifyX509Svid: one row per X509-SVID §5 rule', () => {
   });
 
   it('valid: an independently minted (@peculiar/x509) leaf, so the negative rows differ only in their rule', async () => {
-    const leaf = await customCert({ issuer: intermediate, keyUsage: leafKu, ca: false, uris: [id.toString()] });
+    const leaf = await customCert({
+      issuer: intermediate,
+      keyUsage: leafKu,
+      ca: false,
+      uris: [id.toString()],
+    });
     assert.equal(verifyX509Svid([leaf.cert, intermediate.cert], bundles).spiffeId.toString(), id.toString());
   });
   it('chain-empty', () => {

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createCsr, CsrError, generateKeyPair, parseCsr, SpiffeId } from '../../src/spiffe/index.js';
+import { openssl, tempDir } from './support.js';
+
+const id = SpiffeId.parse('spiffe://example.org/spire/agent/join_token/abc');
+
+describe('CSR', () => {
+  it('round-trips the public key and SANs; openssl verifies the self-signature', async () => {
+    const keys = generateKeyPair();
+    const der = await createCsr(keys, { spiffeId: id, dnsNames: ['agent.example.org'] });
+    const parsed = await parseCsr(der);
+    assert.ok(parsed.publicKey.equals(keys.publicKey));
+    assert.deepEqual(parsed.uris, [id.toString()]);
+    assert.deepEqual(parsed.dnsNames, ['agent.example.org']);
+    const tmp = tempDir();
+    try {
+      const r = openssl(['req', '-inform', 'DER', '-in', tmp.file('empty.der', ''), '-verify', '-noout']);
+      assert.notEqual(r.status, 0, 'an empty file must not verify');
+      const path = join(tmp.dir, 'csr.der');
+      writeFileSync(path, der);
+      const ok = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout']);
+      assert.equal(ok.status, 0, ok.output);
+      assert.match(ok.output, /verify OK/i);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  it('accepts a CSR without SANs (SPIRE workload CSRs)', async () => {
+    const parsed = await parseCsr(await createCsr(generateKeyPair()));
+    assert.deepEqual(parsed.uris, []);
+  });
+  it('accepts an RSA CSR', async () => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    assert.ok((await parseCsr(await createCsr(keys))).publicKey.equals(keys.publicKey));
+  });
+  it('signature: a tampered CSR is refused', async () => {
+    const der = Buffer.from(await createCsr(generateKeyPair(), { spiffeId: id }));
+    const at = der.indexOf(Buffer.from('join_token'));
+    der[at] = 'J'.charCodeAt(0);
+    await assert.rejects(
+      parseCsr(der),
+      (err: unknown) => err instanceof CsrError && err.rule === 'signature',
+    );
+  });
+  it('malformed: garbage is refused with a typed error', async () => {
+    await assert.rejects(
+      parseCsr(Buffer.from('hello')),
+      (err: unknown) => err instanceof CsrError && err.rule === 'malformed',
+    );
+  });
+});
