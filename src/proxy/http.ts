@@ -1,0 +1,743 @@
+/**
+ * The http_connection_manager network filter and its router: HTTP/1.1 (node:http's strict llhttp
+ * parser: smuggling shapes → 400, headers over the limit → 431, slow headers → 408), HTTP/2 and
+ * h2c (node:http2), gRPC (trailers pass through; local errors become `grpc-status`).
+ *
+ * Router semantics follow Envoy: 404 with no body when no route matches (`NR`), 503 "no healthy
+ * upstream" (`UH`), 503 on overflow (`UO`) or connect failure/reset (`UF`/`UR`), 504 "upstream
+ * request timeout" (`UT`, route timeout, default 15 s), retries per the route's RetryPolicy.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry } from './config.js';
+import type { Cluster, ClusterManager, Host } from './cluster.js';
+import { UpstreamError } from './errors.js';
+import { RouteTable, pickWeighted, type RouteRequest } from './router.js';
+import type { Counter, Gauge, Stats } from './stats.js';
+
+/** What the listener learned about a downstream connection before handing it over. */
+export interface DownstreamInfo {
+  /** Downstream used TLS (sets x-forwarded-proto). */
+  tls: boolean;
+  /** SO_ORIGINAL_DST of a redirected connection (ORIGINAL_DST clusters route to it). */
+  originalDst: { address: string; port: number } | undefined;
+  /** Verified URI SANs of the downstream peer, when mTLS. */
+  peerUris: string[];
+}
+
+/** Resolves an RDS name to the current route table (undefined while not yet received). */
+export type RouteProvider = (name: string) => RouteTable | undefined;
+
+type DownReq = http.IncomingMessage | http2.Http2ServerRequest;
+type DownRes = http.ServerResponse | http2.Http2ServerResponse;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+  'host',
+]);
+const RETRY_BACKOFF_BASE_MS = 25;
+/** Largest request body buffered so that a retry can resend it (Envoy buffers up to a limit too). */
+const MAX_RETRY_BUFFER = 64 * 1024;
+
+/** Envoy's HTTP → gRPC status mapping for local replies (grpc/common.cc httpToGrpcStatus). */
+function grpcStatusOf(http: number): number {
+  switch (http) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}
+
+/** Per-connection-manager stats (`http.<stat_prefix>.*`). */
+interface HcmStats {
+  rqTotal: Counter;
+  rq: Counter[];
+  cxTotal: Counter;
+  cxActive: Gauge;
+  protocolError: Counter;
+  noRoute: Counter;
+  noCluster: Counter;
+  rqTimeout: Counter;
+  headersTimeout: Counter;
+}
+
+/**
+ * One http_connection_manager instance (one per filter chain). Connections are handed over with
+ * {@link handle}; it serves them with an internal, never-listening node:http / node:http2 server.
+ */
+export class HttpConnectionManager {
+  readonly config: HttpConnectionManagerConfig;
+  readonly #clusters: ClusterManager;
+  readonly #routes: RouteProvider;
+  readonly #inline: RouteTable | undefined;
+  readonly #stats: HcmStats;
+  readonly #h1: http.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #info = new WeakMap<object, DownstreamInfo>();
+  #pendingInfo: DownstreamInfo | undefined;
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(
+    config: HttpConnectionManagerConfig,
+    deps: { clusters: ClusterManager; routes: RouteProvider; stats: Stats },
+  ) {
+    this.config = config;
+    this.#clusters = deps.clusters;
+    this.#routes = deps.routes;
+    this.#inline = config.routeConfig ? new RouteTable(config.routeConfig) : undefined;
+    const s = deps.stats.scope(`http.${config.statPrefix}.`);
+    this.#stats = {
+      rqTotal: s.counter('downstream_rq_total'),
+      rq: [1, 2, 3, 4, 5].map((c) => s.counter(`downstream_rq_${c}xx`)),
+      cxTotal: s.counter('downstream_cx_total'),
+      cxActive: s.gauge('downstream_cx_active'),
+      protocolError: s.counter('downstream_cx_protocol_error'),
+      noRoute: s.counter('no_route'),
+      noCluster: s.counter('no_cluster'),
+      rqTimeout: s.counter('downstream_rq_timeout'),
+      headersTimeout: s.counter('downstream_rq_header_timeout'),
+    };
+    const onRequest = (req: DownReq, res: DownRes): void => this.#onRequest(req, res);
+    this.#h1 = http.createServer(
+      {
+        maxHeaderSize: config.maxRequestHeadersKb * 1024,
+        headersTimeout: config.requestHeadersTimeoutMs,
+        requestTimeout: 0,
+        keepAliveTimeout: Math.min(config.idleTimeoutMs, 2 ** 31 - 1),
+        connectionsCheckingInterval: Math.max(250, Math.min(config.requestHeadersTimeoutMs / 4, 30_000)),
+        joinDuplicateHeaders: false,
+      },
+      onRequest,
+    );
+    // node:http only arms its header-timeout sweep once the server "listens"; this server never
+    // listens (connections are handed in), so start the sweep explicitly.
+    this.#h1.emit('listening');
+    this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) =>
+      this.#onClientError(err, socket),
+    );
+    this.#h1.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+      // Envoy answers an upgrade with no upgrade_configs with 403 (`upgrade_failed`).
+      this.#stats.rq[3]!.value++;
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
+    this.#h2 = http2.createServer(
+      { settings: { maxConcurrentStreams: 1024, maxHeaderListSize: config.maxRequestHeadersKb * 1024 } },
+      onRequest,
+    );
+    this.#h2.on('session', (session: http2.ServerHttp2Session) => {
+      if (this.#pendingInfo) this.#info.set(session, this.#pendingInfo);
+      session.on('error', () => {});
+    });
+  }
+
+  /**
+   * Serves a downstream connection (plaintext or already-terminated TLS). `h2` picks the codec:
+   * ALPN `h2`, or the HTTP/2 connection preface seen by the listener on a plaintext connection.
+   */
+  handle(socket: net.Socket, info: DownstreamInfo, h2: boolean): void {
+    this.#stats.cxTotal.value++;
+    this.#stats.cxActive.value++;
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#stats.cxActive.value--;
+      this.#sockets.delete(socket);
+    });
+    const useH2 = this.config.codec === 'HTTP2' || (this.config.codec === 'AUTO' && h2);
+    if (useH2) {
+      this.#pendingInfo = info;
+      this.#h2.emit('connection', jsDuplex(socket));
+      this.#pendingInfo = undefined;
+    } else {
+      this.#info.set(socket, info);
+      this.#h1.emit('connection', socket);
+    }
+    socket.resume();
+  }
+
+  #onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    this.#stats.protocolError.value++;
+    if (!socket.writable || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let text = 'Bad Request';
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      text = 'Request Header Fields Too Large';
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      this.#stats.headersTimeout.value++;
+      status = 408;
+      text = 'Request Timeout';
+    }
+    this.#stats.rq[3]!.value++;
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    socket.destroySoon();
+  }
+
+  #table(): RouteTable | undefined {
+    return this.#inline ?? (this.config.rdsName ? this.#routes(this.config.rdsName) : undefined);
+  }
+
+  #onRequest(req: DownReq, res: DownRes): void {
+    this.#stats.rqTotal.value++;
+    const isH2 = req.httpVersionMajor === 2;
+    const info = (isH2
+      ? this.#info.get((req as http2.Http2ServerRequest).stream.session!)
+      : this.#info.get(req.socket)) ?? { tls: false, originalDst: undefined, peerUris: [] };
+    const headers = req.headers as Record<string, string | string[] | undefined>;
+    const authority =
+      (isH2 ? (headers[':authority'] as string | undefined) : undefined) ??
+      (headers.host as string | undefined) ??
+      '';
+    const rr: RouteRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      authority,
+      scheme: info.tls ? 'https' : 'http',
+      headers,
+    };
+    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    res.once('finish', () => {
+      const c = this.#stats.rq[Math.floor(res.statusCode / 100) - 1];
+      if (c) c.value++;
+    });
+    const table = this.#table();
+    const hit = table?.route(rr);
+    if (!hit) {
+      this.#stats.noRoute.value++;
+      localReply(res, 404, '', grpc);
+      drain(req);
+      return;
+    }
+    const action = hit.route.action;
+    if (action.kind === 'direct_response') {
+      localReply(res, action.status, action.body, false);
+      drain(req);
+      return;
+    }
+    if (action.kind === 'redirect') {
+      const path = action.location.path ?? rr.path;
+      const loc = `${action.location.scheme ?? rr.scheme}://${action.location.host ?? authority}${path}`;
+      res.writeHead(action.status, { location: loc, 'content-length': '0' });
+      res.end();
+      drain(req);
+      return;
+    }
+    const target = pickWeighted(action.clusters, action.totalWeight);
+    const cluster = this.#clusters.get(target.name);
+    if (!cluster) {
+      this.#stats.noCluster.value++;
+      localReply(res, 503, '', grpc);
+      drain(req);
+      return;
+    }
+    const fwd = new Forward(
+      req,
+      res,
+      rr,
+      hit.route,
+      action,
+      hit.vh.retry,
+      cluster,
+      info,
+      grpc,
+      this.#stats.rqTimeout,
+    );
+    fwd.start();
+  }
+
+  /** Stops serving: closes open downstream connections. */
+  close(): void {
+    for (const s of this.#sockets) s.destroy();
+    this.#h1.close();
+    this.#h2.close();
+  }
+}
+
+type RouteAction = Extract<RouteConfigEntry['action'], { kind: 'route' }>;
+
+/** One proxied request: upstream attempts, retries, timeouts, response streaming. */
+class Forward {
+  readonly #req: DownReq;
+  readonly #res: DownRes;
+  readonly #rr: RouteRequest;
+  readonly #action: RouteAction;
+  readonly #retry: RetryPolicyConfig | undefined;
+  readonly #cluster: Cluster;
+  readonly #info: DownstreamInfo;
+  readonly #grpc: boolean;
+  readonly #downTimeout: Counter;
+  #attempt = 0;
+  #done = false;
+  #responded = false;
+  #body: Buffer | null | undefined;
+  #globalTimer: NodeJS.Timeout | undefined;
+  #cancel: (() => void) | undefined;
+  readonly #upHeaders: string[];
+  readonly #path: string;
+
+  constructor(
+    req: DownReq,
+    res: DownRes,
+    rr: RouteRequest,
+    route: RouteConfigEntry,
+    action: RouteAction,
+    vhRetry: RetryPolicyConfig | undefined,
+    cluster: Cluster,
+    info: DownstreamInfo,
+    grpc: boolean,
+    downTimeout: Counter,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#rr = rr;
+    this.#action = action;
+    this.#retry = action.retry ?? vhRetry;
+    this.#cluster = cluster;
+    this.#info = info;
+    this.#grpc = grpc;
+    this.#downTimeout = downTimeout;
+    let path = rr.path;
+    if (action.prefixRewrite !== undefined && route.match.path.kind === 'prefix')
+      path = action.prefixRewrite + path.slice(route.match.path.value.length);
+    this.#path = path.startsWith('/') ? path : `/${path}`;
+    this.#upHeaders = upstreamHeaders(req, action.hostRewrite ?? rr.authority, info);
+  }
+
+  start(): void {
+    const hasBody = this.#hasBody();
+    if (this.#action.timeoutMs > 0) {
+      this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), this.#action.timeoutMs);
+    }
+    this.#res.once('close', () => {
+      if (!this.#done) this.#finish();
+    });
+    if (!hasBody) {
+      this.#body = null;
+      this.#try();
+    } else if (this.#retry && this.#retry.numRetries > 0) {
+      // Buffer (bounded) so a retry can resend the body; past the bound, retries are off.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      this.#req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_RETRY_BUFFER) chunks.push(c);
+      });
+      this.#req.once('end', () => {
+        this.#body = size <= MAX_RETRY_BUFFER ? Buffer.concat(chunks) : undefined;
+        if (this.#body === undefined) {
+          this.#localReply(413, 'request body too large to buffer for retries');
+          return;
+        }
+        this.#try();
+      });
+    } else {
+      this.#body = undefined;
+      this.#try();
+    }
+  }
+
+  #hasBody(): boolean {
+    const r = this.#req;
+    if (r.httpVersionMajor === 2) return !(r as http2.Http2ServerRequest).stream.endAfterHeaders;
+    const h = r.headers;
+    return (
+      (h['content-length'] !== undefined && h['content-length'] !== '0') ||
+      h['transfer-encoding'] !== undefined
+    );
+  }
+
+  #try(): void {
+    if (this.#done) return;
+    const attempt = ++this.#attempt;
+    let host: Host;
+    try {
+      host = this.#cluster.pick(this.#info.originalDst);
+      this.#cluster.beginRequest(host);
+    } catch (err) {
+      const e = err as UpstreamError;
+      this.#localReply(
+        503,
+        e.flag === 'UH'
+          ? 'no healthy upstream'
+          : 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+      );
+      return;
+    }
+    let settled = false;
+    let perTry: NodeJS.Timeout | undefined;
+    const end = (status: number): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(perTry);
+      this.#cluster.endRequest(host, status);
+    };
+    const sink: UpstreamSink = {
+      headers: (status, headers) => {
+        if (this.#done || attempt !== this.#attempt) return false;
+        if (this.#shouldRetryStatus(status)) {
+          end(status);
+          this.#cancel?.();
+          this.#scheduleRetry();
+          return false;
+        }
+        clearTimeout(perTry);
+        this.#responded = true;
+        if (attempt > 1) this.#cluster.stats.rqRetrySuccess.value++;
+        writeResponseHead(this.#res, status, headers);
+        return true;
+      },
+      data: (chunk, pause, resume) => {
+        if (this.#done) return;
+        if (!(this.#res as http.ServerResponse).write(chunk)) {
+          pause();
+          (this.#res as http.ServerResponse).once('drain', resume);
+        }
+      },
+      end: (trailers) => {
+        end(this.#res.statusCode);
+        if (this.#done) return;
+        if (trailers && Object.keys(trailers).length && this.#req.httpVersionMajor === 2)
+          this.#res.addTrailers(cleanHeaders(trailers));
+        this.#res.end();
+        this.#finish();
+      },
+      error: (err, beforeHeaders) => {
+        const status = this.#responded ? this.#res.statusCode : 0;
+        end(status);
+        if (this.#done || attempt !== this.#attempt) return;
+        if (!beforeHeaders || this.#responded) {
+          // Reset mid-response: the downstream cannot be told otherwise (Envoy resets too).
+          this.#cluster.stats.rqRxReset.value++;
+          this.#reset();
+          return;
+        }
+        const connectFailure = err instanceof UpstreamError && err.flag === 'UF';
+        if (this.#shouldRetryReset(connectFailure)) {
+          this.#scheduleRetry();
+          return;
+        }
+        this.#localReply(
+          503,
+          `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailure ? 'connection failure' : 'connection termination'}`,
+        );
+      },
+    };
+    if (this.#retry?.perTryTimeoutMs) {
+      perTry = setTimeout(() => {
+        if (this.#done || this.#responded) return;
+        this.#cluster.stats.rqPerTryTimeout.value++;
+        end(504);
+        this.#cancel?.();
+        if (this.#canRetry() && this.#retry!.on.has('5xx')) this.#scheduleRetry();
+        else this.#timeoutReply();
+      }, this.#retry.perTryTimeoutMs);
+    }
+    this.#cancel = this.#cluster.config.http2 ? this.#sendH2(host, sink) : this.#sendH1(host, sink);
+  }
+
+  #canRetry(): boolean {
+    const r = this.#retry;
+    return !!r && this.#attempt <= r.numRetries && this.#body !== undefined && !this.#responded;
+  }
+
+  #shouldRetryStatus(status: number): boolean {
+    if (!this.#canRetry()) return false;
+    const on = this.#retry!.on;
+    if (status >= 500 && on.has('5xx')) return true;
+    if ((status === 502 || status === 503 || status === 504) && on.has('gateway-error')) return true;
+    return on.has('retriable-status-codes') && this.#retry!.retriableStatusCodes.has(status);
+  }
+
+  #shouldRetryReset(connectFailure: boolean): boolean {
+    if (!this.#canRetry()) return false;
+    const on = this.#retry!.on;
+    return (
+      on.has('5xx') ||
+      on.has('reset') ||
+      on.has('gateway-error') ||
+      (connectFailure && on.has('connect-failure'))
+    );
+  }
+
+  #scheduleRetry(): void {
+    this.#cluster.stats.rqRetry.value++;
+    // Envoy: exponential backoff with full jitter from a 25 ms base.
+    const ms = Math.random() * RETRY_BACKOFF_BASE_MS * 2 ** Math.min(this.#attempt - 1, 4);
+    setTimeout(() => this.#try(), ms).unref();
+  }
+
+  #sendH1(host: Host, sink: UpstreamSink): () => void {
+    const pool = this.#cluster.h1Pool(host);
+    let controller: Dispatcher.DispatchController | undefined;
+    let gotHeaders = false;
+    let aborted = false;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (aborted) c.abort(new Error('cancelled'));
+      },
+      onResponseStart(c, status, headers) {
+        gotHeaders = true;
+        if (!sink.headers(status, headers as Record<string, string | string[]>))
+          c.abort(new Error('retrying'));
+      },
+      onResponseData(c, chunk) {
+        sink.data(
+          chunk,
+          () => c.pause(),
+          () => c.resume(),
+        );
+      },
+      onResponseEnd(_c, trailers) {
+        sink.end(trailers as Record<string, string | string[]>);
+      },
+      onResponseError(_c, err) {
+        if (!aborted) sink.error(err, !gotHeaders);
+      },
+    };
+    const body = this.#body === undefined ? (this.#req as http.IncomingMessage) : this.#body;
+    pool.dispatch(
+      {
+        path: this.#path,
+        method: this.#rr.method as Dispatcher.HttpMethod,
+        headers: this.#upHeaders,
+        body,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      },
+      handler,
+    );
+    return () => {
+      aborted = true;
+      controller?.abort(new Error('cancelled'));
+    };
+  }
+
+  #sendH2(host: Host, sink: UpstreamSink): () => void {
+    let stream: http2.ClientHttp2Stream | undefined;
+    let cancelled = false;
+    let gotHeaders = false;
+    this.#cluster.h2Session(host).then(
+      (session) => {
+        if (cancelled) return;
+        const h: http2.OutgoingHttpHeaders = {
+          ':method': this.#rr.method,
+          ':path': this.#path,
+          ':scheme': this.#cluster.tls ? 'https' : 'http',
+          ':authority': this.#rr.authority,
+        };
+        for (let i = 0; i < this.#upHeaders.length; i += 2) {
+          const k = this.#upHeaders[i]!;
+          if (k === 'host') h[':authority'] = this.#upHeaders[i + 1]!;
+          else {
+            const prev = h[k];
+            h[k] =
+              prev === undefined
+                ? this.#upHeaders[i + 1]!
+                : ([] as string[]).concat(prev as string, this.#upHeaders[i + 1]!);
+          }
+        }
+        const s = session.request(h, {
+          endStream: this.#body === null || (this.#body !== undefined && this.#body.length === 0),
+        });
+        stream = s;
+        s.on('response', (headers, flags) => {
+          gotHeaders = true;
+          const status = Number(headers[':status']);
+          if (!sink.headers(status, headers as Record<string, string | string[]>)) {
+            s.close(http2.constants.NGHTTP2_CANCEL);
+            return;
+          }
+          // A trailers-only gRPC response ends with the headers frame.
+          if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) sink.end(undefined);
+        });
+        let trailers: Record<string, string | string[]> | undefined;
+        s.on('trailers', (t) => (trailers = t as Record<string, string | string[]>));
+        s.on('data', (chunk: Buffer) =>
+          sink.data(
+            chunk,
+            () => s.pause(),
+            () => s.resume(),
+          ),
+        );
+        s.on('end', () => {
+          if (gotHeaders) sink.end(trailers);
+        });
+        s.on('error', (err) => sink.error(err, !gotHeaders));
+        s.on('close', () => {
+          if (!gotHeaders && !cancelled) sink.error(new Error(`stream closed with code ${s.rstCode}`), true);
+        });
+        if (this.#body === undefined) (this.#req as NodeJS.ReadableStream).pipe(s);
+        else if (this.#body && this.#body.length) s.end(this.#body);
+      },
+      (err: Error) => {
+        if (!cancelled) sink.error(err, true);
+      },
+    );
+    return () => {
+      cancelled = true;
+      stream?.close(http2.constants.NGHTTP2_CANCEL);
+    };
+  }
+
+  #onGlobalTimeout(): void {
+    if (this.#done) return;
+    this.#cluster.stats.rqTimeout.value++;
+    this.#downTimeout.value++;
+    this.#cancel?.();
+    if (this.#responded) this.#reset();
+    else this.#timeoutReply();
+  }
+
+  #timeoutReply(): void {
+    this.#localReply(504, 'upstream request timeout');
+  }
+
+  #localReply(status: number, body: string): void {
+    if (this.#done) return;
+    localReply(this.#res, status, body, this.#grpc);
+    drain(this.#req);
+    this.#finish();
+  }
+
+  #reset(): void {
+    const r = this.#res;
+    if (this.#req.httpVersionMajor === 2)
+      (r as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    else (r as http.ServerResponse).socket?.destroy();
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#globalTimer);
+  }
+}
+
+/** Callbacks from an upstream attempt. `headers` returns false to discard the response (retry). */
+interface UpstreamSink {
+  headers(status: number, headers: Record<string, string | string[]>): boolean;
+  data(chunk: Buffer, pause: () => void, resume: () => void): void;
+  end(trailers: Record<string, string | string[]> | undefined): void;
+  error(err: Error, beforeHeaders: boolean): void;
+}
+
+/** Builds the upstream header list (flat name/value array): hop-by-hop and pseudo-headers dropped,
+ * `host` set, `x-forwarded-proto` added as Envoy does. */
+function upstreamHeaders(req: DownReq, host: string, info: DownstreamInfo): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = ['host', host];
+  let te: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (k.charCodeAt(0) === 58 /* ':' */) continue;
+    if (HOP_BY_HOP.has(k) || k === 'x-forwarded-proto' || k === 'expect') {
+      if (k === 'te') te = raw[i + 1];
+      continue;
+    }
+    out.push(k, raw[i + 1]!);
+  }
+  // gRPC needs `te: trailers` end to end.
+  if (te === 'trailers') out.push('te', 'trailers');
+  out.push('x-forwarded-proto', info.tls ? 'https' : 'http');
+  return out;
+}
+
+function cleanHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function writeResponseHead(
+  res: DownRes,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): void {
+  const h = cleanHeaders(headers);
+  if (headers.host !== undefined) h.host = headers.host;
+  (res as http.ServerResponse).writeHead(status, h);
+}
+
+/** Sends an Envoy-style local reply; for gRPC requests a trailers-only 200 with grpc-status. */
+function localReply(res: DownRes, status: number, body: string, grpc: boolean): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (grpc) {
+    (res as http.ServerResponse).writeHead(200, {
+      'content-type': 'application/grpc',
+      'grpc-status': String(grpcStatusOf(status)),
+      'grpc-message': encodeURIComponent(body || http.STATUS_CODES[status] || ''),
+    });
+    res.end();
+    return;
+  }
+  const h: http.OutgoingHttpHeaders = { 'content-length': Buffer.byteLength(body) };
+  if (body) h['content-type'] = 'text/plain';
+  (res as http.ServerResponse).writeHead(status, h);
+  res.end(body);
+}
+
+/**
+ * A JS Duplex over `socket`. node:http2 consumes a StreamBase handle directly in C++, which loses
+ * bytes the listener already read (the peeked preface) and does not read from a TLSSocket that was
+ * wrapped after accept; over a JS stream, http2 reads through the stream API instead.
+ */
+function jsDuplex(socket: net.Socket): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.once('end', () => d.push(null));
+  socket.once('close', () => d.destroy());
+  return d;
+}
+
+function drain(req: DownReq): void {
+  if (!req.readableEnded) req.resume();
+}
