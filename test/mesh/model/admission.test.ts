@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- test manifests are untyped JSON, edited row by row */
 /**
  * Per-object admission rules of App Mesh's webhooks (reference §a.2–§a.7) and update rules (§a.0):
  * one accepting and one rejecting row per rule, asserting the code, the field path and the rule text.

@@ -17,12 +17,13 @@ export function namespace(name = NS, labels: Record<string, string> = { mesh: NS
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
 
+/** A Mesh; `namespaceSelector: null` leaves the selector out (nil selector). */
 export function mesh(name = NS, namespaceSelector: unknown = { matchLabels: { mesh: NS } }) {
   return {
     apiVersion: API,
     kind: 'Mesh',
     metadata: { name },
-    spec: namespaceSelector === undefined ? {} : { namespaceSelector },
+    spec: namespaceSelector === null ? {} : { namespaceSelector },
   };
 }
 
