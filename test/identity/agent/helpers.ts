@@ -2,7 +2,7 @@
  * Test helpers for the agent: a real CA minting real X509-SVIDs, a populated SvidCache, and the agent
  * socket serving the Workload API and SDS from that cache (no identity server needed).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { X509Certificate, KeyObject } from 'node:crypto';
@@ -15,8 +15,7 @@ import {
   SpiffeId,
   TrustDomain,
 } from '../../../src/spiffe/index.js';
-import type {
-  SvidCache} from '../../../src/identity/agent/index.js';
+import type { SvidCache } from '../../../src/identity/agent/index.js';
 import {
   AgentEndpoints,
   UnixAttestor,
@@ -102,6 +101,8 @@ export async function startTestSocket(
   options: { sds?: Partial<SdsOptions>; log?: Logger } = {},
 ): Promise<{ socketPath: string; dir: string; endpoints: AgentEndpoints; close(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tm-agent-'));
+  // Workloads under other uids (nobody) must reach the socket inside.
+  await chmod(dir, 0o755);
   const socketPath = path.join(dir, 'api.sock');
   const log = options.log ?? pino({ level: 'silent' });
   // discoverWorkloadPath off: hashing the node binary for every test caller is slow and not under test here.
