@@ -117,8 +117,9 @@ export function parseManifestText(
       }
       return;
     }
-    if (doc.contents === null) return;
     const object: unknown = doc.toJS({ maxAliasCount: 100 });
+    // Empty documents (`---` twice, trailing `---`, comments only) decode to null.
+    if (object === null || object === undefined) return;
     const locate = locator(doc, lines);
     const o = object as { kind?: unknown; items?: unknown };
     if (typeof o?.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items)) {
