@@ -336,12 +336,18 @@ export class Cluster {
       t.setNoDelay(true);
       sock = t;
       t.once('error', onFail);
+      // Only sessions of verified connections are kept, so a resumed session (for which the
+      // server sends no certificate in TLS 1.3) stands for a peer that passed verification with
+      // this validator generation.
+      let verified = false;
       t.on('session', (session: Buffer) => {
+        if (!verified) return;
         host.tlsSession = session;
         host.tlsSessionGeneration = ctx.generation;
       });
       t.once('secureConnect', () => {
-        if (ctx.validator) {
+        const resumed = t.isSessionReused() && reuse !== undefined;
+        if (ctx.validator && !resumed) {
           try {
             ctx.validator.verify(peerChain(t), this.#deps.now());
           } catch (err) {
@@ -358,6 +364,7 @@ export class Cluster {
             return;
           }
         }
+        verified = true;
         s.ssl.handshake.value++;
         if (t.isSessionReused()) s.ssl.sessionReused.value++;
         established();

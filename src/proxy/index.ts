@@ -12,7 +12,7 @@ export {
   type ProxyRunFlags,
   type ProxyRunSettings,
 } from './bootstrap.js';
-export { AdsClient, SdsClient } from './xds.js';
+export { AdsClient, SdsClient, encodeAny, decodeAny, serviceClients, type ServiceClients } from './xds.js';
 export { ProxyError, ConfigError, PeerVerificationError, UpstreamError, ClosedError } from './errors.js';
 export {
   TypeUrl,

@@ -136,7 +136,9 @@ export class TlsContextProvider {
       key: c?.privateKeyPem,
       minVersion: 'TLSv1.2',
       // A server without `ca` still sends CertificateRequest; the client cert is checked in code.
-      ...(this.#isServer ? { sessionTimeout: 300 } : {}),
+      // A server that requests client certificates must set a session id context, or OpenSSL
+      // aborts every resumed handshake with internal_error.
+      ...(this.#isServer ? { sessionTimeout: 300, sessionIdContext: 'trustmesh-proxy' } : {}),
     });
     const hasValidation = Boolean(validation || this.#config.defaultValidation);
     this.#active = {

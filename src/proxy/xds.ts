@@ -117,6 +117,92 @@ export function decodeAny(any: { type_url: string; value: Buffer | Uint8Array })
   }
 }
 
+/**
+ * Encodes a resource given in proto3 JSON shape (snake_case, `@type` on nested Any) as a
+ * `google.protobuf.Any` — the inverse of {@link decodeAny}, for xDS/SDS servers and tests.
+ * Throws ConfigError for unknown types.
+ */
+export function encodeAny(
+  typeUrl: string,
+  resource: Record<string, unknown>,
+): { type_url: string; value: Buffer } {
+  const r = resourceRoot();
+  let type: protobuf.Type;
+  try {
+    type = r.lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+  } catch {
+    throw new ConfigError(`resource ${typeUrl}`, ['unknown resource type']);
+  }
+  return {
+    type_url: typeUrl,
+    value: Buffer.from(
+      type.encode(type.fromObject(fromProto3Json(type, resource) as Record<string, unknown>)).finish(),
+    ),
+  };
+}
+
+const WRAPPERS = new Set(
+  [
+    'DoubleValue',
+    'FloatValue',
+    'Int64Value',
+    'UInt64Value',
+    'Int32Value',
+    'UInt32Value',
+    'BoolValue',
+    'StringValue',
+    'BytesValue',
+  ].map((n) => `google.protobuf.${n}`),
+);
+
+/** Rewrites proto3 JSON forms protobufjs' fromObject does not read: Duration strings ("1.5s")
+ * and bare wrapper values; recurses into nested messages and `@type` Anys. */
+function fromProto3Json(type: protobuf.Type, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const src = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(src)) {
+    const field = type.fields[k];
+    if (!field || !field.resolvedType || !(field.resolvedType instanceof protobuf.Type)) {
+      out[k] = val;
+      continue;
+    }
+    const ft = field.resolvedType;
+    const conv = (x: unknown): unknown => {
+      const full = ft.fullName.slice(1);
+      if (full === 'google.protobuf.Duration' && typeof x === 'string') {
+        const secs = Number(x.replace(/s$/, ''));
+        return { seconds: Math.trunc(secs), nanos: Math.round((secs - Math.trunc(secs)) * 1e9) };
+      }
+      if (WRAPPERS.has(full) && (typeof x !== 'object' || x === null)) return { value: x };
+      if (
+        full === 'google.protobuf.Any' &&
+        x &&
+        typeof x === 'object' &&
+        typeof (x as Record<string, unknown>)['@type'] === 'string'
+      ) {
+        const at = (x as Record<string, unknown>)['@type'] as string;
+        try {
+          const inner = resourceRoot().lookupType(at.slice(at.lastIndexOf('/') + 1));
+          const rest = { ...(x as Record<string, unknown>) };
+          delete rest['@type'];
+          return { '@type': at, ...(fromProto3Json(inner, rest) as Record<string, unknown>) };
+        } catch {
+          return x;
+        }
+      }
+      if (full === 'google.protobuf.Struct' || full === 'google.protobuf.Value') return x;
+      return fromProto3Json(ft, x);
+    };
+    out[k] = Array.isArray(val)
+      ? val.map(conv)
+      : field.map && val && typeof val === 'object'
+        ? Object.fromEntries(Object.entries(val).map(([mk, mv]) => [mk, conv(mv)]))
+        : conv(val);
+  }
+  return out;
+}
+
 /** The node sent to control planes. Versions say "Envoy ≥ 1.18" so SPIRE serves the SPIFFE validator. */
 export interface XdsNode {
   id: string;
@@ -151,13 +237,19 @@ interface DiscoveryRequest {
 
 type DiscoveryStream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
-interface ServiceClients {
+/** See {@link serviceClients}. */
+export interface ServiceClients {
   ads: grpc.ServiceClientConstructor;
   sds: grpc.ServiceClientConstructor;
 }
 let clients: ServiceClients | undefined;
 
-function serviceClients(): ServiceClients {
+/**
+ * The grpc-js constructors of Envoy's AggregatedDiscoveryService (`ads`) and
+ * SecretDiscoveryService (`sds`), loaded once with snake_case fields and bytes as Buffer; each
+ * constructor's `.service` is the definition a grpc-js server registers.
+ */
+export function serviceClients(): ServiceClients {
   if (clients) return clients;
   const def = protoLoader.loadSync(
     ['envoy/service/discovery/v3/ads.proto', 'envoy/service/secret/v3/sds.proto'],

@@ -49,20 +49,33 @@ export function spiffeBundleSecret(name: string, bundles: Record<string, string>
   };
 }
 
-/** CommonTlsContext naming a certificate secret and a validation secret (+ exact URI SAN matchers). */
+/** App Mesh's sds_config: the SPIRE agent through the bootstrap cluster `static_cluster_sds_unix_socket`. */
+export const SDS_CONFIG = {
+  resource_api_version: 'V3',
+  api_config_source: {
+    api_type: 'GRPC',
+    transport_api_version: 'V3',
+    grpc_services: [{ envoy_grpc: { cluster_name: 'static_cluster_sds_unix_socket' } }],
+  },
+};
+
+/** CommonTlsContext naming a certificate secret and a validation secret (+ exact URI SAN matchers);
+ * with `sds` the secrets are fetched over SDS, else they are static bootstrap secrets. */
 export function commonTls(
   certName: string | undefined,
   validationName: string | undefined,
   sans: string[] = [],
+  sds = false,
 ): Json {
   const c: Json = {};
-  if (certName) c.tls_certificate_sds_secret_configs = [{ name: certName }];
+  const ref = (name: string): Json => (sds ? { name, sds_config: SDS_CONFIG } : { name });
+  if (certName) c.tls_certificate_sds_secret_configs = [ref(certName)];
   if (validationName) {
     c.combined_validation_context = {
       default_validation_context: {
         match_typed_subject_alt_names: sans.map((s) => ({ san_type: 'URI', matcher: { exact: s } })),
       },
-      validation_context_sds_secret_config: { name: validationName },
+      validation_context_sds_secret_config: ref(validationName),
     };
   }
   return { common_tls_context: c };
@@ -103,6 +116,7 @@ export function ingressListener(o: {
   validationName?: string;
   sans?: string[];
   filter: Json;
+  sds?: boolean;
 }): Json {
   const tlsChain = {
     name: 'ingress_tls',
@@ -112,7 +126,7 @@ export function ingressListener(o: {
       typed_config: {
         '@type': T.down,
         require_client_certificate: Boolean(o.validationName),
-        ...commonTls(o.certName, o.validationName, o.sans),
+        ...commonTls(o.certName, o.validationName, o.sans, o.sds),
       },
     },
     filters: [o.filter],
@@ -210,7 +224,10 @@ export async function startProxy(
     { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, ...env } },
   );
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (process.env.TM_PROXY_DEBUG) process.stderr.write(d);
+  });
   const ready = await new Promise<{ admin_port: number; listeners: Record<string, number> }>(
     (resolve, reject) => {
       let out = '';
