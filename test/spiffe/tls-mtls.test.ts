@@ -22,7 +22,8 @@ import {
   type Authorizer,
   type MtlsSource,
 } from '../../src/spiffe/tls/index.js';
-import { TestCa } from '../support/fake-workload-api.js';
+import { X509Source } from '../../src/spiffe/workload/index.js';
+import { FakeWorkloadApi, TestCa } from '../support/fake-workload-api.js';
 
 const run = promisify(execFile);
 const hourMs = 3600_000;
@@ -221,6 +222,35 @@ describe('SPIFFE mTLS helpers: real TLS 1.3 handshakes with node:tls and openssl
     assert.notEqual(first.certificates[0]!.serialNumber, current.certificates[0]!.serialNumber);
     assert.equal(secureContextForSvid(current), secureContextForSvid(current));
     assert.notEqual(secureContextForSvid(current), secureContextForSvid(first));
+  });
+
+  it('X509Source from the Workload API feeds the server; a pushed rotation is presented on the next handshake', async () => {
+    const fake = await FakeWorkloadApi.start();
+    fake.x509 = { svids: [ca.x509Svid('/server')], crl: [], federated_bundles: {} };
+    const source = await X509Source.create({ address: fake.address, backoffStepMs: 50 });
+    try {
+      const server = await startServer(source, authorizeId(clientId));
+      const client = sourceOf(() => svid(ca, '/client'));
+      const serialSeen = async (): Promise<string> => {
+        const socket = await connectMtls(client, authorizeId(serverId), {
+          host: '127.0.0.1',
+          port: server.port,
+        });
+        assert.equal(await readAll(socket), 'hello spiffe://example.org/client over TLSv1.3\n');
+        return getVerifiedPeer(socket)!.verifiedChain[0]!.serialNumber;
+      };
+      const before = await serialSeen();
+      assert.equal(before, source.getX509Svid().certificates[0]!.serialNumber);
+      const rotated = once(source, 'update');
+      fake.pushX509({ svids: [ca.x509Svid('/server')], crl: [], federated_bundles: {} });
+      await rotated;
+      const afterRotation = await serialSeen();
+      assert.notEqual(afterRotation, before);
+      assert.equal(afterRotation, source.getX509Svid().certificates[0]!.serialNumber);
+    } finally {
+      source.close();
+      fake.close();
+    }
   });
 
   it('authorizers', () => {

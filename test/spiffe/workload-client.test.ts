@@ -153,11 +153,35 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
       client().fetchX509Context(),
       (err: unknown) => err instanceof WorkloadApiError && err.rule === 'invalid-response',
     );
-    fake.x509 = { svids: [], crl: [], federated_bundles: {} };
-    await assert.rejects(
-      client().fetchX509Context(),
-      (err: unknown) => err instanceof WorkloadApiError && err.rule === 'invalid-response',
-    );
+    const broken: [string, X509SvidResponseMessage][] = [
+      ['no SVIDs', { svids: [], crl: [], federated_bundles: {} }],
+      [
+        'spiffe_id not the certificate’s',
+        { svids: [{ ...good, spiffe_id: 'spiffe://example.org/db' }], crl: [], federated_bundles: {} },
+      ],
+      ['empty spiffe_id', { svids: [{ ...good, spiffe_id: '' }], crl: [], federated_bundles: {} }],
+      ['empty bundle', { svids: [{ ...good, bundle: Buffer.alloc(0) }], crl: [], federated_bundles: {} }],
+      [
+        'garbage chain',
+        { svids: [{ ...good, x509_svid: Buffer.from('nope') }], crl: [], federated_bundles: {} },
+      ],
+      [
+        'bad federated key',
+        { svids: [good], crl: [], federated_bundles: { 'spiffe://Bad TD': federated.bundleDer() } },
+      ],
+    ];
+    for (const [what, message] of broken) {
+      fake.x509 = message;
+      await assert.rejects(
+        client().fetchX509Context(),
+        (err: unknown) => err instanceof WorkloadApiError && err.rule === 'invalid-response',
+        what,
+      );
+    }
+    // An empty federated bundle is tolerated (go-spiffe #288).
+    fake.x509 = { svids: [good], crl: [], federated_bundles: { 'spiffe://partner.test': Buffer.alloc(0) } };
+    const ctx = await client().fetchX509Context();
+    assert.equal(ctx.bundles.getX509BundleForTrustDomain(federated.trustDomain)?.authorities().length, 0);
   });
 
   it('fetchX509Bundles: every trust domain, DER roots', async () => {

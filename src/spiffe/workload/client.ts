@@ -460,7 +460,8 @@ function invalid<T>(what: string, parse: () => T): T {
 /**
  * Turns an X509SVIDResponse into an {@link X509Context}: each SVID parsed with the X509-SVID rules
  * go-spiffe's `ParseRaw` applies (reference §b.2), its `spiffe_id` field matching the certificate,
- * each SVID's `bundle` added for its trust domain, then `federated_bundles`.
+ * each SVID's (non-empty) `bundle` added for its trust domain, then `federated_bundles` (an empty one
+ * gives a bundle without authorities).
  *
  * @throws {WorkloadApiError} `invalid-response` naming the first broken rule.
  */
@@ -479,6 +480,10 @@ export function parseX509Context(message: X509SvidResponseMessage): X509Context 
         `svids[${i}]: spiffe_id ${JSON.stringify(m.spiffe_id)} differs from the certificate's ${svid.spiffeId.toString()}`,
       );
     }
+    if (m.bundle.length === 0) {
+      // A mandatory field left at its default: discard the message (SPIFFE Workload API §5).
+      throw new WorkloadApiError('invalid-response', `svids[${i}] (${m.spiffe_id}) has an empty bundle`);
+    }
     const td = svid.spiffeId.trustDomain;
     if (!bundles.getX509BundleForTrustDomain(td)) {
       bundles.add(invalid(`svids[${i}].bundle`, () => X509Bundle.parse(td, m.bundle)));
@@ -487,12 +492,8 @@ export function parseX509Context(message: X509SvidResponseMessage): X509Context 
   });
   for (const [key, der] of Object.entries(message.federated_bundles)) {
     const td = parseTrustDomainKey(key);
-    // An empty federated bundle must be tolerated (go-spiffe #288): it carries no authorities.
-    bundles.add(
-      der.length === 0
-        ? new X509Bundle(td)
-        : invalid(`federated_bundles[${key}]`, () => X509Bundle.parse(td, der)),
-    );
+    // An empty federated bundle is tolerated (go-spiffe #288): it parses to a bundle without authorities.
+    bundles.add(invalid(`federated_bundles[${key}]`, () => X509Bundle.parse(td, der)));
   }
   return { svids, bundles };
 }

@@ -39,6 +39,7 @@ export const WORKLOAD_API_PROTO_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
+/** FetchX509SVID request (no fields). */
 export type X509SvidRequestMessage = Record<string, never>;
 
 /** One X.509-SVID on the wire: all bytes are DER (chain leaf first, concatenated; key PKCS#8). */
@@ -63,6 +64,7 @@ export interface X509SvidResponseMessage {
   federated_bundles: Record<string, Buffer>;
 }
 
+/** FetchX509Bundles request (no fields). */
 export type X509BundlesRequestMessage = Record<string, never>;
 
 /** A FetchX509Bundles stream message: every X.509 bundle, complete state. */
@@ -85,10 +87,12 @@ export interface JwtSvidMessage {
   hint: string;
 }
 
+/** FetchJWTSVID response: one JWT-SVID per matching identity, the default first. */
 export interface JwtSvidResponseMessage {
   svids: JwtSvidMessage[];
 }
 
+/** FetchJWTBundles request (no fields). */
 export type JwtBundlesRequestMessage = Record<string, never>;
 
 /** A FetchJWTBundles stream message: `spiffe://td` → JWKS JSON (UTF-8 bytes). */
@@ -96,21 +100,25 @@ export interface JwtBundlesResponseMessage {
   bundles: Record<string, Buffer>;
 }
 
+/** ValidateJWTSVID request: both fields required. */
 export interface ValidateJwtSvidRequestMessage {
   audience: string;
   /** JWS compact serialization */
   svid: string;
 }
 
+/** ValidateJWTSVID response: the token's `sub` and all its claims. */
 export interface ValidateJwtSvidResponseMessage {
   spiffe_id: string;
   claims: StructMessage | null;
 }
 
+/** FetchWITSVID request (incubating WIT-SVID profile); `spiffe_id` empty = all identities. */
 export interface WitSvidRequestMessage {
   spiffe_id: string;
 }
 
+/** One WIT-SVID (incubating): the token and its private JWK. */
 export interface WitSvidMessage {
   spiffe_id: string;
   wit_svid: string;
@@ -119,10 +127,12 @@ export interface WitSvidMessage {
   hint: string;
 }
 
+/** FetchWITSVID stream message (incubating). */
 export interface WitSvidResponseMessage {
   svids: WitSvidMessage[];
 }
 
+/** FetchWITBundles request (incubating; no fields). */
 export type WitBundlesRequestMessage = Record<string, never>;
 
 /** `spiffe://td` → WIT bundle JSON (a string, unlike the other bundle maps). */
