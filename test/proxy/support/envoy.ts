@@ -209,18 +209,27 @@ export interface ProxyProcess {
   stop(): Promise<void>;
 }
 
-/** Writes `bootstrap` to `dir/<name>.json` and starts `trustmesh proxy run --config`; resolves when ready. */
+/**
+ * Starts `trustmesh proxy run` as a child process; resolves when it prints its ready line. With a
+ * `bootstrap`, it is written to `dir/<name>.json` and passed as `--config`; `args` are appended
+ * (e.g. `--xds unix:///…`). Runs the command as `trustmesh proxy run` registers it.
+ */
 export async function startProxy(
   dir: string,
   name: string,
-  bootstrap: Json,
+  bootstrap: Json | undefined,
   env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
 ): Promise<ProxyProcess> {
-  const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify({ node: { id: name, cluster: name }, ...bootstrap }, null, 2));
+  const configArgs: string[] = [];
+  if (bootstrap) {
+    const file = path.join(dir, `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ node: { id: name, cluster: name }, ...bootstrap }, null, 2));
+    configArgs.push('--config', file);
+  }
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', PROXY_CLI, 'proxy', 'run', '--config', file, '--admin-port', '0'],
+    ['--import', 'tsx', PROXY_CLI, 'proxy', 'run', ...configArgs, '--admin-port', '0', ...args],
     { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, ...env } },
   );
   let stderr = '';
