@@ -99,6 +99,9 @@ export interface ClusterOptions {
   xdsAddress: string;
   /** Agent socket handed to sidecars as APPMESH_SDS_SOCKET_PATH (null: SDS disabled). */
   sdsSocketPath: string | null;
+  /** Capabilities the sidecar keeps as uid 1337 (`dac_read_search` when our code is not
+   * world-readable, e.g. a checkout under /root). */
+  proxyCaps?: string[];
   /** Whether App Mesh sidecar injection is on (off in network-only runs). */
   inject: boolean;
   /** Progress output. */
@@ -563,7 +566,14 @@ export class Cluster {
     name: string,
     image: string,
     ports: Container['ports'],
-    spec: { argv: string[]; cwd?: string; env: Record<string, string>; uid?: number; logFile: string },
+    spec: {
+      argv: string[];
+      cwd?: string;
+      env: Record<string, string>;
+      uid?: number;
+      caps?: string[];
+      logFile: string;
+    },
   ): Container {
     const process_ = new ContainerProcess(
       { id: `${pod.namespace}/${pod.name}/${name}`, netns: pod.network.netns, ...spec },

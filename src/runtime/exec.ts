@@ -8,6 +8,8 @@ import { CommandFailedError } from './errors.js';
 export interface CommandResult {
   stdout: string;
   stderr: string;
+  /** Exit code (0 on success; null when killed by a signal). */
+  code: number | null;
 }
 
 /**
@@ -25,12 +27,12 @@ export function run(
       args,
       { encoding: 'utf8', maxBuffer: 64 << 20, env: options.env ?? process.env },
       (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
         if (err && !options.allowFailure) {
-          const code = typeof err.code === 'number' ? err.code : null;
           reject(new CommandFailedError(argv, code, stderr || err.message));
           return;
         }
-        resolve({ stdout, stderr });
+        resolve({ stdout, stderr, code });
       },
     );
     // A command that exits without reading its input must not crash us with EPIPE.

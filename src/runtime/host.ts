@@ -77,6 +77,7 @@ export async function cleanupHost(state: StateFile): Promise<string[]> {
     await removeHostChains(r.hostChains);
     done.push('iptables chains');
   }
+  for (const link of r.links ?? []) await rm(link, { force: true });
   if (r.bridge) {
     await run(['ip', 'link', 'del', r.bridge], { allowFailure: true });
     done.push(`bridge ${r.bridge}`);
@@ -86,6 +87,7 @@ export async function cleanupHost(state: StateFile): Promise<string[]> {
     rec.netns = [];
     rec.veths = [];
     rec.hostChains = [];
+    rec.links = [];
     delete rec.bridge;
     delete rec.runtimePid;
   });

@@ -7,7 +7,7 @@
  * the host's forwarding path as kube-proxy does: pod-to-pod traffic is bridged at layer 2, so the
  * host never forwards and its `ip_forward` setting is left untouched.
  */
-import { iptablesRestore, run, inNetns } from './exec.js';
+import { iptablesRestore, run } from './exec.js';
 
 /** nat chain holding the Service DNAT rules. */
 export const SERVICES_CHAIN = 'TRUSTMESH-SERVICES';
@@ -139,10 +139,10 @@ export async function removeHostChains(
     for (const builtin of from) {
       // A jump may have been added more than once by a crashed run: delete until none is left.
       for (let i = 0; i < 16; i++) {
-        const r = await run(inNetns(null, ['iptables', '-w', '-t', table, '-D', builtin, '-j', chain]), {
+        const r = await run(['iptables', '-w', '-t', table, '-D', builtin, '-j', chain], {
           allowFailure: true,
         });
-        if (r.stderr !== '') break;
+        if (r.code !== 0) break;
       }
     }
     await run(['iptables', '-w', '-t', table, '-F', chain], { allowFailure: true });

@@ -21,6 +21,8 @@ export interface ContainerProcessSpec {
   cwd?: string;
   env: Record<string, string>;
   uid?: number;
+  /** Capabilities kept (ambient) after switching to `uid`, e.g. `dac_read_search`. */
+  caps?: string[];
   logFile: string;
 }
 
@@ -72,7 +74,19 @@ export class ContainerProcess {
     const priv =
       spec.uid === undefined
         ? []
-        : ['setpriv', `--reuid=${spec.uid}`, `--regid=${spec.uid}`, '--clear-groups', '--'];
+        : [
+            'setpriv',
+            `--reuid=${spec.uid}`,
+            `--regid=${spec.uid}`,
+            '--clear-groups',
+            ...(spec.caps?.length
+              ? [
+                  `--inh-caps=${spec.caps.map((c) => `+${c}`).join(',')}`,
+                  `--ambient-caps=${spec.caps.map((c) => `+${c}`).join(',')}`,
+                ]
+              : []),
+            '--',
+          ];
     const argv = [...(spec.netns === null ? [] : ['ip', 'netns', 'exec', spec.netns]), ...priv, ...spec.argv];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.cwd,

@@ -5,7 +5,7 @@
  * script. Ctrl-C, SIGTERM or `trustmesh down` tear everything down.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type http from 'node:http';
@@ -15,6 +15,7 @@ import { RuntimeError } from './errors.js';
 import { run } from './exec.js';
 import { cleanupHost, preflight, runtimeAlive, setupHost } from './host.js';
 import { loadManifests, type Manifest } from './manifests.js';
+import { PROXY_UID } from './injector.js';
 import { AddressPools, createBridge, parseCidr } from './network.js';
 import { StateFile } from './state.js';
 import { handleControl } from './control.js';
@@ -102,7 +103,9 @@ export class LocalRuntime {
     const manifests = await loadManifests(options.paths);
     const pools = new AddressPools(parseCidr(options.cidr));
     const paths = systemPaths(options.stateDir);
+    const proxyCaps = options.withMesh === false ? [] : await proxyCapabilities(options.selfArgv, log);
     const cluster = new Cluster({
+      proxyCaps,
       state,
       stateDir: options.stateDir,
       pools,
@@ -158,6 +161,7 @@ export class LocalRuntime {
     const issuer = await createServiceAccountIssuer(this.options.stateDir);
     const server = await startIdentityServer(sys, issuer);
     this.daemons.push(server.daemon);
+    if (this.options.stateDir === DEFAULT_STATE_DIR) await this.#linkDefaultServerSocket(paths.serverSocket);
     log(
       `• identity agent: k8s_sat node attestation as spire/spire-agent of cluster ${this.options.clusterName}, socket ${paths.agentSocket}`,
     );
@@ -165,6 +169,27 @@ export class LocalRuntime {
     await writeMeshDir(paths.meshDir, []);
     log(`• control plane: xDS on ${paths.xdsSocket}`);
     this.daemons.push(await startControlPlane(sys));
+  }
+
+  /**
+   * Points the identity server's default admin socket path at ours (when that path is free), so
+   * `trustmesh server entry show` and scripts written for `spire-server` reach this runtime's
+   * server without `-socketPath`.
+   */
+  async #linkDefaultServerSocket(target: string): Promise<void> {
+    // Loaded here only: a network-only runtime does not load the identity server at all.
+    const link = (await import('../identity/server/index.js')).DEFAULT_SOCKET_PATH;
+    try {
+      const st = await lstat(link);
+      // A live socket of another server stays; a dangling link of a crashed run is replaced.
+      if (!st.isSymbolicLink() || existsSync(link)) return;
+      await rm(link);
+    } catch {
+      // Nothing there.
+    }
+    await mkdir(path.dirname(link), { recursive: true, mode: 0o700 });
+    this.state.update((r) => (r.links = [...(r.links ?? []), link]));
+    await symlink(target, link);
   }
 
   /**
@@ -212,6 +237,30 @@ export class LocalRuntime {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * The sidecar runs as uid 1337 (App Mesh's proxy user, exempt from the egress redirect). When
+ * that user cannot read our code (a checkout under a private home such as /root), it keeps
+ * CAP_DAC_READ_SEARCH; we say so, since a world-readable checkout needs no capability.
+ */
+async function proxyCapabilities(
+  selfArgv: readonly string[],
+  log: (line: string) => void,
+): Promise<string[]> {
+  const script = selfArgv.find((a) => /\.(m?js|ts)$/.test(a));
+  if (!script) return [];
+  const probe = await run(
+    ['setpriv', `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, '--clear-groups', '--', 'test', '-r', script],
+    {
+      allowFailure: true,
+    },
+  );
+  if (probe.code === 0) return [];
+  log(
+    `• note: uid ${PROXY_UID} cannot read ${script}; sidecars keep CAP_DAC_READ_SEARCH (a world-readable checkout avoids this)`,
+  );
+  return ['dac_read_search'];
 }
 
 /** Writes the App Mesh objects the control plane reads as one YAML stream. */

@@ -24,6 +24,8 @@ export interface StateRecord {
   veths: string[];
   hostChains: { table: string; chain: string; from: string[] }[];
   processes: ProcessRecord[];
+  /** Symlinks we placed outside the state dir (the server's default admin socket path). */
+  links?: string[];
 }
 
 /** Reads a process's start time from /proc, or undefined when the pid is gone. */

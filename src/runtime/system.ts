@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { randomUUID } from 'node:crypto';
@@ -141,6 +141,8 @@ export async function startIdentityServer(
 ): Promise<{ daemon: Daemon; port: number }> {
   const p = systemPaths(o.stateDir);
   const dir = path.dirname(p.serverSocket);
+  // Each run starts a fresh trust domain: no entries or agents of an earlier run.
+  await rm(dir, { recursive: true, force: true });
   await mkdir(path.join(dir, 'data'), { recursive: true });
   const port = await freePort();
   const config = {
@@ -163,7 +165,8 @@ export async function startIdentityServer(
           },
         },
       },
-      KeyManager: { memory: { plugin_data: {} } },
+      // On disk (mode 0600), so a restarted server keeps its CA and the agent's trust in it.
+      KeyManager: { disk: { plugin_data: { keys_path: path.join(dir, 'data', 'keys.json') } } },
       NodeAttestor: {
         k8s_sat: {
           plugin_data: {
@@ -208,6 +211,7 @@ export async function startAgent(
 ): Promise<Daemon> {
   const p = systemPaths(o.stateDir);
   const dir = path.dirname(p.agentSocket);
+  await rm(dir, { recursive: true, force: true });
   await mkdir(path.join(dir, 'data'), { recursive: true });
   await chmod(dir, 0o755);
   const bundle = await run([...o.selfArgv, 'server', 'bundle', 'show', '-socketPath', p.serverSocket]);
