@@ -113,6 +113,14 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
     });
     assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
     assert.equal(err.details, 'security header missing from request');
+    const wrongCase = new grpc.Metadata();
+    wrongCase.set('workload.spiffe.io', 'True');
+    const caseErr = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = raw.FetchX509SVID({}, wrongCase);
+      call.on('data', () => assert.fail('answered with a wrong-case header value'));
+      call.on('error', resolve);
+    });
+    assert.equal(caseErr.code, grpc.status.INVALID_ARGUMENT, 'the value is case-sensitive');
 
     const c = client();
     await c.fetchX509Context();
@@ -123,7 +131,11 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
     await c.fetchJwtSvid({ audience: ['a'] });
     await c.fetchJwtBundles();
     assert.deepEqual(
-      fake.calls.slice(1).map((call) => [call.method, call.header]),
+      fake.calls.slice(0, 2).map((call) => call.header),
+      [[], ['True']],
+    );
+    assert.deepEqual(
+      fake.calls.slice(2).map((call) => [call.method, call.header]),
       [
         ['FetchX509SVID', ['true']],
         ['FetchX509Bundles', ['true']],
@@ -314,6 +326,20 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
       c.fetchJwtSvid({ audience: ['api'] }),
       (err: unknown) =>
         err instanceof WorkloadApiError && err.rule === 'invalid-response' && /audience/.test(err.message),
+    );
+    const tomorrow = client({ now: () => Date.now() + 86_400_000 });
+    fake.jwtSvids = async (audience) => ({
+      svids: [{ spiffe_id: 'spiffe://example.org/web', svid: await ca.jwtSvid('/web', audience), hint: '' }],
+    });
+    await assert.rejects(
+      tomorrow.fetchJwtSvid({ audience: ['api'] }),
+      (err: unknown) =>
+        err instanceof WorkloadApiError && err.rule === 'invalid-response' && /expired/.test(err.message),
+    );
+    fake.jwtSvids = () => new Promise(() => {}); // never answers
+    await assert.rejects(
+      c.fetchJwtSvid({ audience: ['api'], timeoutMs: 200 }),
+      (err: unknown) => err instanceof WorkloadApiError && err.rule === 'timeout',
     );
     fake.jwtSvids = async () => ({
       svids: [{ spiffe_id: 'spiffe://example.org/db', svid: await ca.jwtSvid('/web', ['api']), hint: '' }],
