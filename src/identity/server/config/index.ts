@@ -1,0 +1,11 @@
+export {
+  DEFAULT_SOCKET_PATH,
+  parseDurationSeconds,
+  readConfigFile,
+  resolveServerConfig,
+  type FederatesWithConfig,
+  type K8sSatClusterConfig,
+  type RunFlags,
+  type ServerConfig,
+} from './config.js';
+export { HclSyntaxError, parseHcl, type HclObject, type HclValue } from './hcl.js';
