@@ -186,7 +186,7 @@ export class Cluster {
    * Applies manifests (create or update), in dependency order: Namespaces, ServiceAccounts, App
    * Mesh objects, Services, Deployments. Returns one `kind/name verb` line per object.
    */
-  apply(docs: readonly Manifest[], images: ImageMap): Promise<string[]> {
+  apply(docs: readonly Manifest[], images: ImageMap, onLine?: (line: string) => void): Promise<string[]> {
     return this.#serial(async () => {
       const out: string[] = [];
       const sorted = [...docs].sort((a, b) => kindRank(a) - kindRank(b));
@@ -229,6 +229,7 @@ export class Cluster {
           );
         }
         out.push(`${doc.kind.toLowerCase()}/${doc.metadata.name} ${verb}`);
+        onLine?.(out.at(-1)!);
       }
       if (meshChanged) await this.#o.listener?.appMeshChanged?.([...this.appmesh.values()]);
       await this.#syncServices();

@@ -205,10 +205,38 @@ export async function adminGet(pod: Pod, urlPath: string): Promise<string> {
   return r.stdout;
 }
 
-/** Mesh edges: per sidecar pod, each egress cluster with its TLS handshake and failure counts. */
-export async function meshEdges(rt: LocalRuntime) {
+/** One mesh edge: a sidecar's backend cluster, the target's listener TLS mode and what the
+ * client saw (TLS handshakes and failures, active health). */
+export interface MeshEdge {
+  from: string;
+  cluster: string;
+  /** The target virtual node's listener TLS mode (STRICT, PERMISSIVE, DISABLED; '' when none). */
+  tlsMode: string;
+  handshakes: number;
+  failures: number;
+  /** `ok` (only successful handshakes), `failing` (only failures), `mixed`, or '' (none yet). */
+  lastHandshake: string;
+  health: string;
+}
+
+interface VirtualNodeSpec {
+  awsName?: string;
+  listeners?: { tls?: { mode?: string } }[];
+}
+
+/** Mesh edges of every sidecar, from its admin `/stats` and `/clusters` (Envoy's text formats). */
+export async function meshEdges(rt: LocalRuntime): Promise<MeshEdge[]> {
+  const modes = [...rt.cluster.appmesh.values()]
+    .filter((o) => o.kind === 'VirtualNode')
+    .map((o) => {
+      const spec = (o.spec ?? {}) as VirtualNodeSpec;
+      return {
+        awsName: spec.awsName ?? `${o.metadata.name}_${o.metadata.namespace}`,
+        mode: spec.listeners?.[0]?.tls?.mode ?? 'DISABLED',
+      };
+    });
   const pods = [...rt.cluster.pods.values()].filter((p) => p.containers.some((c) => c.name === 'envoy'));
-  const edges: { from: string; cluster: string; handshakes: number; failures: number; health: string }[] = [];
+  const edges: MeshEdge[] = [];
   for (const pod of pods) {
     const stats = await adminGet(pod, '/stats');
     const clusters = await adminGet(pod, '/clusters');
@@ -227,13 +255,17 @@ export async function meshEdges(rt: LocalRuntime) {
       const m = /^(cds_egress_[^:]+)::[^:]+:\d+::health_flags::(.*)$/.exec(line);
       if (m) health.set(m[1]!, m[2]!);
     }
-    for (const name of new Set([...counters.keys(), ...health.keys()]))
+    for (const name of new Set([...counters.keys(), ...health.keys()])) {
+      const c = counters.get(name) ?? { handshakes: 0, failures: 0 };
       edges.push({
         from: pod.name,
         cluster: name,
-        ...(counters.get(name) ?? { handshakes: 0, failures: 0 }),
+        tlsMode: modes.find((m) => name.includes(`_${m.awsName}_`))?.mode ?? '',
+        ...c,
+        lastHandshake: c.handshakes > 0 ? (c.failures > 0 ? 'mixed' : 'ok') : c.failures > 0 ? 'failing' : '',
         health: health.get(name) ?? '',
       });
+    }
   }
   return edges;
 }

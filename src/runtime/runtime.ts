@@ -140,7 +140,7 @@ export class LocalRuntime {
       );
 
       log(`• applying ${manifests.docs.length} objects from ${options.paths.join(' ')}`);
-      for (const line of await cluster.apply(manifests.docs, manifests.images)) log(`  ${line}`);
+      await cluster.apply(manifests.docs, manifests.images, (line) => log(`  ${line}`));
       cluster.start();
       if (options.withMesh !== false)
         for (const dir of manifests.dirs) {

@@ -418,7 +418,15 @@ export function registerRuntimeCommands(program: Command): void {
           expires?: string;
           secondsLeft?: number;
         }[];
-        edges: { from: string; cluster: string; handshakes: number; failures: number; health: string }[];
+        edges: {
+          from: string;
+          cluster: string;
+          tlsMode: string;
+          handshakes: number;
+          failures: number;
+          lastHandshake: string;
+          health: string;
+        }[];
       };
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
@@ -437,8 +445,16 @@ export function registerRuntimeCommands(program: Command): void {
       );
       process.stdout.write(
         `\nMESH EDGES\n${table(
-          ['FROM', 'CLUSTER', 'TLS HANDSHAKES', 'TLS FAILURES', 'HEALTH'],
-          s.edges.map((e) => [e.from, e.cluster, e.handshakes, e.failures, e.health]),
+          ['FROM', 'CLUSTER', 'TLS MODE', 'HANDSHAKES', 'FAILURES', 'RESULT', 'HEALTH'],
+          s.edges.map((e) => [
+            e.from,
+            e.cluster,
+            e.tlsMode,
+            e.handshakes,
+            e.failures,
+            e.lastHandshake,
+            e.health,
+          ]),
         )}`,
       );
     });
