@@ -395,7 +395,7 @@ class Forward {
       this.#cluster.endRequest(host, status);
     };
     const sink: UpstreamSink = {
-      headers: (status, headers) => {
+      headers: (status, headers, endStream) => {
         if (this.#done || attempt !== this.#attempt) return false;
         if (this.#shouldRetryStatus(status)) {
           end(status);
@@ -406,7 +406,7 @@ class Forward {
         clearTimeout(perTry);
         this.#responded = true;
         if (attempt > 1) this.#cluster.stats.rqRetrySuccess.value++;
-        writeResponseHead(this.#res, status, headers);
+        writeResponseHead(this.#res, status, headers, endStream);
         return true;
       },
       data: (chunk, pause, resume) => {
@@ -501,7 +501,7 @@ class Forward {
       },
       onResponseStart(c, status, headers) {
         gotHeaders = true;
-        if (!sink.headers(status, headers as Record<string, string | string[]>))
+        if (!sink.headers(status, headers as Record<string, string | string[]>, false))
           c.abort(new Error('retrying'));
       },
       onResponseData(c, chunk) {
@@ -567,12 +567,13 @@ class Forward {
         s.on('response', (headers, flags) => {
           gotHeaders = true;
           const status = Number(headers[':status']);
-          if (!sink.headers(status, headers as Record<string, string | string[]>)) {
+          const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+          if (!sink.headers(status, headers as Record<string, string | string[]>, endStream)) {
             s.close(http2.constants.NGHTTP2_CANCEL);
             return;
           }
           // A trailers-only gRPC response ends with the headers frame.
-          if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) sink.end(undefined);
+          if (endStream) sink.end(undefined);
         });
         let trailers: Record<string, string | string[]> | undefined;
         s.on('trailers', (t) => (trailers = t as Record<string, string | string[]>));
@@ -640,7 +641,7 @@ class Forward {
 
 /** Callbacks from an upstream attempt. `headers` returns false to discard the response (retry). */
 interface UpstreamSink {
-  headers(status: number, headers: Record<string, string | string[]>): boolean;
+  headers(status: number, headers: Record<string, string | string[]>, endStream: boolean): boolean;
   data(chunk: Buffer, pause: () => void, resume: () => void): void;
   end(trailers: Record<string, string | string[]> | undefined): void;
   error(err: Error, beforeHeaders: boolean): void;
@@ -677,14 +678,22 @@ function cleanHeaders(h: Record<string, string | string[] | undefined>): Record<
   return out;
 }
 
+/** Writes the response head. With `endStream` (a headers-only upstream response, e.g. gRPC
+ * trailers-only) the head is only staged, so the following `end()` sends headers with END_STREAM
+ * and gRPC clients still find `grpc-status` where they look for it. */
 function writeResponseHead(
   res: DownRes,
   status: number,
   headers: Record<string, string | string[] | undefined>,
+  endStream: boolean,
 ): void {
   const h = cleanHeaders(headers);
-  if (headers.host !== undefined) h.host = headers.host;
-  (res as http.ServerResponse).writeHead(status, h);
+  if (!endStream) {
+    (res as http.ServerResponse).writeHead(status, h);
+    return;
+  }
+  res.statusCode = status;
+  for (const k in h) res.setHeader(k, h[k]!);
 }
 
 /** Sends an Envoy-style local reply; for gRPC requests a trailers-only 200 with grpc-status. */
@@ -694,11 +703,16 @@ function localReply(res: DownRes, status: number, body: string, grpc: boolean): 
     return;
   }
   if (grpc) {
-    (res as http.ServerResponse).writeHead(200, {
-      'content-type': 'application/grpc',
-      'grpc-status': String(grpcStatusOf(status)),
-      'grpc-message': encodeURIComponent(body || http.STATUS_CODES[status] || ''),
-    });
+    writeResponseHead(
+      res,
+      200,
+      {
+        'content-type': 'application/grpc',
+        'grpc-status': String(grpcStatusOf(status)),
+        'grpc-message': encodeURIComponent(body || http.STATUS_CODES[status] || ''),
+      },
+      true,
+    );
     res.end();
     return;
   }
