@@ -74,6 +74,9 @@ export class MeshState {
   /** Cross-object errors and warnings, located when origins were given. */
   readonly issues: ValidationIssue[] = [];
   readonly #byKind = new Map<KindName, Map<string, SourcedResource>>();
+  /** Sorted entries per kind and the awsName index, rebuilt lazily after a change (the compiler reads them per node). */
+  readonly #sorted = new Map<KindName, SourcedResource[]>();
+  #awsNames: Map<string, MeshResource> | undefined;
 
   /** @internal use {@link buildMeshState}. */
   constructor() {
@@ -84,11 +87,18 @@ export class MeshState {
   add(entry: SourcedResource): void {
     const r = entry.resource;
     this.#byKind.get(r.kind)!.set(nsName(r.metadata.namespace, r.metadata.name), entry);
+    this.#changed(r.kind);
+  }
+
+  #changed(kind: KindName): void {
+    this.#sorted.delete(kind);
+    this.#awsNames = undefined;
   }
 
   /** @internal */
   remove(r: MeshResource): void {
     this.#byKind.get(r.kind)!.delete(nsName(r.metadata.namespace, r.metadata.name));
+    this.#changed(r.kind);
   }
 
   /** Every admitted object of a kind, ordered by namespace then name. */
@@ -98,9 +108,14 @@ export class MeshState {
 
   /** Every admitted object of a kind with its origin, ordered by namespace then name. */
   entries(kind: KindName): SourcedResource[] {
-    return [...this.#byKind.get(kind)!.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, e]) => e);
+    let sorted = this.#sorted.get(kind);
+    if (!sorted) {
+      sorted = [...this.#byKind.get(kind)!.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, e]) => e);
+      this.#sorted.set(kind, sorted);
+    }
+    return [...sorted];
   }
 
   /** The object of `kind` named `name` in `namespace` (omit namespace for Mesh/Namespace). */
@@ -147,9 +162,23 @@ export class MeshState {
   ): ResourceOf<K> | undefined {
     const mesh = this.meshByAwsName(meshAwsName);
     if (!mesh) return undefined;
-    return this.inMesh(kind, mesh.metadata.name).find(
-      (r) => (r.spec as { awsName?: string }).awsName === awsName,
-    );
+    if (!this.#awsNames) {
+      this.#awsNames = new Map();
+      for (const k of [
+        'VirtualNode',
+        'VirtualService',
+        'VirtualRouter',
+        'VirtualGateway',
+        'GatewayRoute',
+      ] as const) {
+        for (const r of this.list(k)) {
+          if (r.spec.meshRef && r.spec.awsName)
+            this.#awsNames.set(`${k}\u0000${r.spec.meshRef.name}\u0000${r.spec.awsName}`, r);
+        }
+      }
+    }
+    return this.#awsNames.get(`${kind}\u0000${mesh.metadata.name}\u0000${awsName}`) as
+      ResourceOf<K> | undefined;
   }
 
   /** Resolves `{virtualNodeRef | virtualNodeARN}` (ref namespaces are already defaulted). */
