@@ -169,7 +169,8 @@ export function enforceMtls<S extends tls.Server>(
   authorizer: Authorizer,
   base: tls.TlsOptions = {},
 ): S {
-  let presented = currentSvid(source);
+  // Unknown until the first connection refreshes it: the server's options may hold an older SVID.
+  let presented: X509Svid | undefined;
   server.prependListener('connection', () => {
     let svid: X509Svid;
     try {

@@ -281,7 +281,7 @@ export class WorkloadApiClient {
       call.on('error', (err: grpc.ServiceError) => {
         if (settled) return;
         settled = true;
-        reject(rpcError(call.getPeer(), err));
+        reject(rpcError(this.endpoint.uri, err));
       });
       call.on('end', () => {
         if (settled) return;
@@ -302,7 +302,7 @@ export class WorkloadApiClient {
     this.#assertOpen();
     return new Promise<T>((resolve, reject) => {
       invoke(this.#metadata(), this.#callOptions(options), (err, value) => {
-        if (err) reject(rpcError('', err));
+        if (err) reject(rpcError(this.endpoint.uri, err));
         else resolve(value as T);
       });
     });
@@ -352,8 +352,10 @@ export class WorkloadApiClient {
         call = undefined;
         const error =
           status.code === grpc.status.OK
-            ? new WorkloadApiError('rpc-failed', 'the server ended the stream', { grpcCode: status.code })
-            : rpcError('', status);
+            ? new WorkloadApiError('rpc-failed', `${this.endpoint.uri}: the server ended the stream`, {
+                grpcCode: status.code,
+              })
+            : rpcError(this.endpoint.uri, status);
         onError(error);
         if (status.code === grpc.status.INVALID_ARGUMENT) {
           watcher.close();
@@ -401,16 +403,15 @@ export class WorkloadApiClient {
   }
 }
 
-function rpcError(peer: string, err: { code: number; details: string }): WorkloadApiError {
+function rpcError(endpoint: string, err: { code: number; details: string }): WorkloadApiError {
   const name = grpc.status[err.code] ?? String(err.code);
   if (err.code === grpc.status.DEADLINE_EXCEEDED) {
-    return new WorkloadApiError('timeout', `no answer before the deadline (${err.details})`, {
+    return new WorkloadApiError('timeout', `${endpoint}: no answer before the deadline (${err.details})`, {
       grpcCode: err.code,
       cause: err,
     });
   }
-  const where = peer === '' ? '' : ` from ${peer}`;
-  return new WorkloadApiError('rpc-failed', `${name}${where}: ${err.details}`, {
+  return new WorkloadApiError('rpc-failed', `${endpoint}: ${name}: ${err.details}`, {
     grpcCode: err.code,
     cause: err,
   });
