@@ -40,6 +40,8 @@ export async function createCsr(
 export interface ParsedCsr {
   /** The requester's public key (the only thing a server should take from a CSR besides proof of possession). */
   publicKey: KeyObject;
+  /** The same key as DER SubjectPublicKeyInfo, straight from the CSR (pass it to mintX509Svid's `publicKey`). */
+  publicKeyDer: Buffer;
   /** URI SANs requested (informational: the server decides the SPIFFE ID). */
   uris: string[];
   /** DNS SANs requested. */
@@ -54,9 +56,11 @@ export interface ParsedCsr {
 export async function parseCsr(der: Uint8Array): Promise<ParsedCsr> {
   let csr: x509.Pkcs10CertificateRequest;
   let publicKey: KeyObject;
+  let publicKeyDer: Buffer;
   try {
     csr = new x509.Pkcs10CertificateRequest(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
-    publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    publicKeyDer = Buffer.from(csr.publicKey.rawData);
+    publicKey = createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' });
   } catch (err) {
     throw new CsrError('malformed', `CSR does not parse: ${(err as Error).message}`, { cause: err });
   }
@@ -86,5 +90,5 @@ export async function parseCsr(der: Uint8Array): Promise<ParsedCsr> {
   } catch (err) {
     throw new CsrError('malformed', `CSR extensions do not parse: ${(err as Error).message}`, { cause: err });
   }
-  return { publicKey, uris, dnsNames };
+  return { publicKey, publicKeyDer, uris, dnsNames };
 }

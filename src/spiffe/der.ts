@@ -24,19 +24,28 @@ export const tag = {
   set: 0x31,
 } as const;
 
-function lengthHeader(tagByte: number, length: number): Buffer {
-  if (length < 0x80) return Buffer.from([tagByte, length]);
-  if (length < 0x100) return Buffer.from([tagByte, 0x81, length]);
-  if (length < 0x10000) return Buffer.from([tagByte, 0x82, length >> 8, length & 0xff]);
-  return Buffer.from([tagByte, 0x83, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff]);
+function headerLength(length: number): number {
+  return length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : 5;
 }
 
-/** Encodes one TLV whose value is the concatenation of `parts`. */
+/** Encodes one TLV whose value is the concatenation of `parts` (one allocation: this is the minting hot path). */
 export function tlv(tagByte: number, ...parts: Uint8Array[]): Buffer {
   let length = 0;
   for (const p of parts) length += p.length;
-  const header = lengthHeader(tagByte, length);
-  return Buffer.concat([header, ...parts], header.length + length);
+  const h = headerLength(length);
+  const out = Buffer.allocUnsafe(h + length);
+  out[0] = tagByte;
+  if (h === 2) out[1] = length;
+  else {
+    out[1] = 0x80 | (h - 2);
+    for (let i = h - 1, v = length; i >= 2; i--, v >>>= 8) out[i] = v & 0xff;
+  }
+  let off = h;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 /** SEQUENCE of the given encoded elements. */

@@ -3,7 +3,7 @@
  * SPIRE's credtemplate uses (reference §b.3) and X509-SVID §4 requires.
  */
 import {
-  createHash,
+  hash,
   createPublicKey,
   randomFillSync,
   sign,
@@ -38,18 +38,26 @@ function randomSerial(): Buffer {
 
 function keyId(spkiDer: Buffer): Buffer {
   // RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits, as Go and SPIRE compute it.
-  return createHash('sha1').update(subjectPublicKeyBits(spkiDer)).digest();
+  return hash('sha1', subjectPublicKeyBits(spkiDer), 'buffer');
 }
 
 function fail(rule: string, message: string, cause?: unknown): never {
   throw new X509SvidError(rule, message, cause === undefined ? {} : { cause });
 }
 
+interface Signer {
+  alg: SignatureAlgorithm;
+  /** The TBSCertificate's signature AlgorithmIdentifier followed by the issuer Name, pre-encoded. */
+  algorithmAndIssuer: Buffer;
+}
+
 interface Issuer {
   fields: CertFields;
   keyId: Buffer;
-  /** Signing keys already checked against this CA certificate, with their algorithm. */
-  keys: WeakMap<KeyObject, SignatureAlgorithm>;
+  /** The authorityKeyIdentifier extension every certificate it signs carries, pre-encoded. */
+  authorityKeyIdExtension: Buffer;
+  /** Signing keys already checked against this CA certificate. */
+  keys: WeakMap<KeyObject, Signer>;
 }
 
 const issuers = new WeakMap<X509Certificate, Issuer>();
@@ -58,7 +66,7 @@ const issuers = new WeakMap<X509Certificate, Issuer>();
  * Checks once per (CA certificate, key) pair that the certificate is a CA allowed to sign certificates and
  * that the key is its private key.
  */
-function issuerFor(caCert: X509Certificate, caKey: KeyObject): { issuer: Issuer; alg: SignatureAlgorithm } {
+function issuerFor(caCert: X509Certificate, caKey: KeyObject): { issuer: Issuer; signer: Signer } {
   let issuer = issuers.get(caCert);
   if (!issuer) {
     const fields = certFields(caCert);
@@ -67,19 +75,29 @@ function issuerFor(caCert: X509Certificate, caKey: KeyObject): { issuer: Issuer;
     if (fields.keyUsage !== undefined && !(fields.keyUsage & keyUsage.keyCertSign)) {
       fail('issuer-not-ca', 'the signing certificate lacks keyCertSign');
     }
-    issuer = { fields, keyId: fields.subjectKeyId ?? keyId(fields.spkiDer), keys: new WeakMap() };
+    const id = fields.subjectKeyId ?? keyId(fields.spkiDer);
+    issuer = {
+      fields,
+      keyId: id,
+      authorityKeyIdExtension: der.sequence(
+        oids.authorityKeyIdentifier,
+        der.octetString(der.sequence(der.tlv(0x80, id))),
+      ),
+      keys: new WeakMap(),
+    };
     issuers.set(caCert, issuer);
   }
-  let alg = issuer.keys.get(caKey);
-  if (!alg) {
+  let signer = issuer.keys.get(caKey);
+  if (!signer) {
     if (caKey.type !== 'private') fail('issuer-key-mismatch', 'the signing key is not a private key');
     if (!spkiDer(caKey).equals(issuer.fields.spkiDer)) {
       fail('issuer-key-mismatch', 'the signing key does not belong to the signing certificate');
     }
-    alg = signatureAlgorithmFor(caKey);
-    issuer.keys.set(caKey, alg);
+    const alg = signatureAlgorithmFor(caKey);
+    signer = { alg, algorithmAndIssuer: Buffer.concat([alg.algorithmIdentifier, issuer.fields.subjectDer]) };
+    issuer.keys.set(caKey, signer);
   }
-  return { issuer, alg };
+  return { issuer, signer };
 }
 
 const oids = {
@@ -104,8 +122,10 @@ const svidSubjectRdns = [
   rdn(oids.organizationName, der.tlv(der.tag.printableString, Buffer.from('SPIRE'))),
 ];
 
+const defaultSvidSubject = der.sequence(...svidSubjectRdns);
+
 /** Extensions identical in every X509-SVID, pre-encoded. */
-const fixedSvidExtensions = [
+const fixedSvidExtensions = Buffer.concat([
   // keyUsage, critical: digitalSignature | keyEncipherment | keyAgreement (bits 0, 2, 4 → 0xa8, 3 unused).
   der.sequence(oids.keyUsage, der.booleanTrue, der.octetString(der.bitString(Buffer.from([0xa8]), 3))),
   // extKeyUsage: serverAuth, clientAuth.
@@ -115,9 +135,55 @@ const fixedSvidExtensions = [
   ),
   // basicConstraints, critical: cA FALSE (the DEFAULT, so the SEQUENCE is empty).
   der.sequence(oids.basicConstraints, der.booleanTrue, der.octetString(der.sequence())),
-];
+]);
+
+const uriNames = new WeakMap<SpiffeId, Buffer>();
+
+/** The GeneralName `[6] uniformResourceIdentifier` of a SPIFFE ID, cached per ID object. */
+function uriName(id: SpiffeId): Buffer {
+  let name = uriNames.get(id);
+  if (!name) {
+    name = der.tlv(0x86, Buffer.from(id.toString(), 'latin1'));
+    uriNames.set(id, name);
+  }
+  return name;
+}
+
+const timeCache = new Map<number, Buffer>();
+
+/** der.time, memoised: every SVID minted within the same second shares its notBefore/notAfter encodings. */
+function encodeTime(d: Date): Buffer {
+  const ms = d.getTime();
+  let enc = timeCache.get(ms);
+  if (!enc) {
+    if (timeCache.size >= 64) timeCache.clear();
+    enc = der.time(d);
+    timeCache.set(ms, enc);
+  }
+  return enc;
+}
 
 const version3 = der.explicit(0, der.smallInteger(2));
+
+/** Checks that bytes are exactly one SubjectPublicKeyInfo SEQUENCE { AlgorithmIdentifier, BIT STRING }. */
+function checkedSpki(bytes: Uint8Array): Buffer {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    const outer = der.expectTlv(buf, 0, der.tag.sequence);
+    const parts = der.children(buf, outer);
+    if (
+      outer.end !== buf.length ||
+      parts.length !== 2 ||
+      parts[0]!.tag !== der.tag.sequence ||
+      parts[1]!.tag !== der.tag.bitString
+    ) {
+      throw new der.DerError('not a SubjectPublicKeyInfo');
+    }
+  } catch (err) {
+    fail('invalid-key', `publicKey bytes are not a DER SubjectPublicKeyInfo: ${(err as Error).message}`, err);
+  }
+  return buf;
+}
 
 const dnsLabel = '[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?';
 const dnsNamePattern = new RegExp(`^(?:\\*\\.)?${dnsLabel}(?:\\.${dnsLabel})*$`);
@@ -126,8 +192,12 @@ const dnsNamePattern = new RegExp(`^(?:\\*\\.)?${dnsLabel}(?:\\.${dnsLabel})*$`)
 export interface MintX509SvidOptions {
   /** The SVID's SPIFFE ID; must have a non-empty path (X509-SVID §2). */
   spiffeId: SpiffeId;
-  /** The workload's public key (a private KeyObject is accepted; its public half is used). */
-  publicKey: KeyObject;
+  /**
+   * The workload's public key: a KeyObject (a private one is accepted; its public half is used), or its DER
+   * SubjectPublicKeyInfo as taken from a verified CSR (parseCsr's `publicKeyDer`), which skips OpenSSL's
+   * costly key re-encoding.
+   */
+  publicKey: KeyObject | Uint8Array;
   /** The signing CA certificate: `CA:TRUE`, keyCertSign. */
   caCert: X509Certificate;
   /** The CA's private key. */
@@ -147,7 +217,8 @@ export interface MintX509SvidOptions {
  * X509Certificate. This is the hot path: node's X509Certificate constructor alone costs several ECDSA signatures
  * (OpenSSL 3 key decoding), so issuers that only send DER (agent API, Workload API) should use this.
  * @throws X509SvidError: `leaf-root-id`, `invalid-ttl`, `invalid-dns-name`, `issuer-not-ca`,
- *   `issuer-key-mismatch`, `issuer-expired`; CertificateError for unsupported or unexportable keys.
+ *   `issuer-key-mismatch`, `issuer-expired`, `invalid-key` (SPKI bytes malformed); CertificateError for
+ *   unsupported or unexportable keys.
  */
 export function mintX509SvidDer(o: MintX509SvidOptions): Buffer {
   const now = o.now ?? new Date();
@@ -165,7 +236,7 @@ export function mintX509SvidDer(o: MintX509SvidOptions): Buffer {
       fail('invalid-dns-name', `DNS SAN ${JSON.stringify(name)} is not a valid DNS name`);
     }
   }
-  const { issuer, alg } = issuerFor(o.caCert, o.caKey);
+  const { issuer, signer } = issuerFor(o.caCert, o.caKey);
 
   const nowMs = Math.floor(now.getTime() / 1000) * 1000;
   const notBefore = new Date(nowMs - notBeforeCushionMs);
@@ -174,35 +245,37 @@ export function mintX509SvidDer(o: MintX509SvidOptions): Buffer {
   if (caNotAfter <= nowMs)
     fail('issuer-expired', `the signing CA expired at ${issuer.fields.notAfter.toISOString()}`);
 
-  const spki = spkiDer(o.publicKey);
+  const spki = o.publicKey instanceof Uint8Array ? checkedSpki(o.publicKey) : spkiDer(o.publicKey);
 
-  const subjectRdns =
+  const subject =
     dnsNames.length > 0 && dnsNames[0]!.length <= 64
-      ? [...svidSubjectRdns, rdn(oids.commonName, der.tlv(der.tag.utf8String, Buffer.from(dnsNames[0]!)))]
-      : svidSubjectRdns;
-  const sanNames = [der.tlv(0x86, Buffer.from(o.spiffeId.toString(), 'latin1'))];
+      ? der.sequence(
+          ...svidSubjectRdns,
+          rdn(oids.commonName, der.tlv(der.tag.utf8String, Buffer.from(dnsNames[0]!))),
+        )
+      : defaultSvidSubject;
+  const sanNames = [uriName(o.spiffeId)];
   for (const name of dnsNames) sanNames.push(der.tlv(0x82, Buffer.from(name, 'latin1')));
 
   const tbs = der.sequence(
     version3,
     der.unsignedInteger(o.serialNumber ?? randomSerial()),
-    alg.algorithmIdentifier,
-    issuer.fields.subjectDer,
-    der.sequence(der.time(notBefore), der.time(notAfter)),
-    der.sequence(...subjectRdns),
+    signer.algorithmAndIssuer,
+    der.sequence(encodeTime(notBefore), encodeTime(notAfter)),
+    subject,
     spki,
     der.explicit(
       3,
       der.sequence(
-        ...fixedSvidExtensions,
+        fixedSvidExtensions,
         der.sequence(oids.subjectKeyIdentifier, der.octetString(der.octetString(keyId(spki)))),
-        der.sequence(oids.authorityKeyIdentifier, der.octetString(der.sequence(der.tlv(0x80, issuer.keyId)))),
+        issuer.authorityKeyIdExtension,
         der.sequence(oids.subjectAltName, der.octetString(der.sequence(...sanNames))),
       ),
     ),
   );
-  const signature = sign(alg.hash, tbs, o.caKey);
-  return der.sequence(tbs, alg.algorithmIdentifier, der.bitString(signature));
+  const signature = sign(signer.alg.hash, tbs, o.caKey);
+  return der.sequence(tbs, signer.alg.algorithmIdentifier, der.bitString(signature));
 }
 
 /**

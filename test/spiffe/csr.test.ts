@@ -14,6 +14,7 @@ describe('CSR', () => {
     const der = await createCsr(keys, { spiffeId: id, dnsNames: ['agent.example.org'] });
     const parsed = await parseCsr(der);
     assert.ok(parsed.publicKey.equals(keys.publicKey));
+    assert.ok(parsed.publicKeyDer.equals(keys.publicKey.export({ type: 'spki', format: 'der' })));
     assert.deepEqual(parsed.uris, [id.toString()]);
     assert.deepEqual(parsed.dnsNames, ['agent.example.org']);
     const tmp = tempDir();

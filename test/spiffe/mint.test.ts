@@ -129,6 +129,16 @@ describe('mintX509Svid: validity and inputs', () => {
       'serial encoded as a positive INTEGER',
     );
   });
+  it('takes the workload key as SPKI DER (from a CSR) with the same result', () => {
+    const keys = generateKeyPair();
+    const spki = keys.publicKey.export({ type: 'spki', format: 'der' });
+    const leaf = mintX509Svid({ ...base(), publicKey: spki, ttlSeconds: 60, now });
+    assert.ok(leaf.publicKey.equals(keys.publicKey));
+    assert.ok(leaf.verify(root.cert.publicKey));
+    assert.throws(() => mintX509Svid({ ...base(), publicKey: spki.subarray(0, 40), ttlSeconds: 60, now }), {
+      rule: 'invalid-key',
+    });
+  });
   it('random serials are positive and distinct', () => {
     const a = mintX509Svid({ ...base(), ttlSeconds: 60, now });
     const b = mintX509Svid({ ...base(), ttlSeconds: 60, now });
