@@ -8,6 +8,7 @@ import {
   watchBackoffMs,
   WorkloadApiClient,
   WorkloadApiError,
+  WorkloadEndpointError,
   X509Source,
   type X509Context,
   type X509SvidResponseMessage,
@@ -383,6 +384,17 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
       if (saved === undefined) delete process.env.SPIFFE_ENDPOINT_SOCKET;
       else process.env.SPIFFE_ENDPOINT_SOCKET = saved;
     }
+  });
+
+  it('rejects bad options up front', () => {
+    assert.throws(
+      () => new WorkloadApiClient({ address: fake.address, backoffStepMs: 0 }),
+      (err: unknown) => err instanceof WorkloadApiError && err.rule === 'bad-request',
+    );
+    assert.throws(
+      () => new WorkloadApiClient({ address: 'unix://tmp/agent.sock' }),
+      (err: unknown) => err instanceof WorkloadEndpointError && err.rule === 'unix-authority',
+    );
   });
 
   it('a closed client refuses calls', async () => {

@@ -89,7 +89,8 @@ export function watchBackoffMs(attempt: number, stepMs = 1000, maxMs = 30_000): 
  * lazily; call {@link close} when done (it also stops every watcher).
  *
  * @throws {WorkloadEndpointError} from the constructor when the address (or SPIFFE_ENDPOINT_SOCKET) is
- *   missing or breaks SPIFFE Workload Endpoint §4.
+ *   missing or breaks SPIFFE Workload Endpoint §4; {@link WorkloadApiError} `bad-request` for bad
+ *   backoff options.
  */
 export class WorkloadApiClient {
   /** The parsed endpoint this client talks to. */
@@ -105,6 +106,12 @@ export class WorkloadApiClient {
     this.endpoint = resolveWorkloadEndpoint(options.address);
     this.#backoffStepMs = options.backoffStepMs ?? 1000;
     this.#backoffMaxMs = options.backoffMaxMs ?? 30_000;
+    if (!(this.#backoffStepMs > 0 && this.#backoffMaxMs >= this.#backoffStepMs)) {
+      throw new WorkloadApiError(
+        'bad-request',
+        `backoffStepMs (${this.#backoffStepMs}) must be > 0 and backoffMaxMs (${this.#backoffMaxMs}) ≥ backoffStepMs`,
+      );
+    }
     this.#now = options.now ?? Date.now;
     const { Client } = loadWorkloadApi();
     this.#stub = new Client(grpcTarget(this.endpoint), grpc.credentials.createInsecure(), {
