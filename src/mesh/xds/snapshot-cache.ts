@@ -39,6 +39,8 @@ export interface SnapshotResource {
   readonly name: string;
   readonly json: JsonObject;
   readonly any: AnyMessage;
+  /** `JSON.stringify(json)`: an unchanged resource reuses its encoding on the next snapshot. */
+  readonly jsonText: string;
 }
 
 /** The resources of one type for one node. `version` is a content digest (hex). */
@@ -64,8 +66,15 @@ export function resourceName(resource: JsonObject): string {
   return name;
 }
 
-/** Encodes and versions the resources of one type; throws {@link ResourceEncodingError} on a bad resource. */
-export function buildTypeSnapshot(typeUrl: string, resources: readonly JsonObject[]): TypeSnapshot {
+/**
+ * Encodes and versions the resources of one type; throws {@link ResourceEncodingError} on a bad resource.
+ * Resources identical (same JSON text) to one of `previous` reuse its encoding.
+ */
+export function buildTypeSnapshot(
+  typeUrl: string,
+  resources: readonly JsonObject[],
+  previous?: TypeSnapshot,
+): TypeSnapshot {
   const byName = new Map<string, SnapshotResource>();
   for (const json of resources) {
     if (json['@type'] !== typeUrl)
@@ -75,6 +84,12 @@ export function buildTypeSnapshot(typeUrl: string, resources: readonly JsonObjec
       );
     const name = resourceName(json);
     if (byName.has(name)) throw new ResourceEncodingError('name', `duplicate ${typeUrl} resource "${name}"`);
+    const jsonText = JSON.stringify(json);
+    const before = previous?.resources.get(name);
+    if (before && before.jsonText === jsonText) {
+      byName.set(name, before);
+      continue;
+    }
     let any: AnyMessage;
     try {
       any = encodeAny(json);
@@ -85,7 +100,7 @@ export function buildTypeSnapshot(typeUrl: string, resources: readonly JsonObjec
         });
       throw err;
     }
-    byName.set(name, { name, json, any });
+    byName.set(name, { name, json, any, jsonText });
   }
   const hash = createHash('sha256');
   for (const name of [...byName.keys()].sort()) {
@@ -108,10 +123,10 @@ export class SnapshotCache {
    * whose version changed (empty when the content is identical) and notifies the node's watchers.
    */
   setSnapshot(nodeId: string, resources: ResourcesByType): string[] {
+    const previous = this.#snapshots.get(nodeId);
     const next = new Map<string, TypeSnapshot>();
     for (const [typeUrl, list] of Object.entries(resources))
-      next.set(typeUrl, buildTypeSnapshot(typeUrl, list));
-    const previous = this.#snapshots.get(nodeId);
+      next.set(typeUrl, buildTypeSnapshot(typeUrl, list, previous?.get(typeUrl)));
     const changed: string[] = [];
     for (const typeUrl of new Set([...next.keys(), ...(previous?.keys() ?? [])])) {
       let type = next.get(typeUrl);
