@@ -40,6 +40,7 @@ import {
 } from './network.js';
 import { ContainerProcess } from './process.js';
 import type { StateFile } from './state.js';
+import { PACKAGE_ROOT } from './system.js';
 
 /** Pod phase as `kubectl get pods` shows it. */
 export type PodPhase = 'Pending' | 'Running' | 'Failed' | 'Terminating';
@@ -81,8 +82,11 @@ export interface Service {
 
 /** Hooks the cluster calls so the mesh control plane follows the cluster. */
 export interface ClusterListener {
-  /** The set of App Mesh objects changed (the whole current set is passed). */
-  appMeshChanged?(objects: readonly Manifest[]): void | Promise<void>;
+  /**
+   * The mesh's input changed: App Mesh objects or Namespaces (whose labels decide mesh
+   * membership). The whole current set of both is passed, Namespaces first.
+   */
+  meshInputChanged?(objects: readonly Manifest[]): void | Promise<void>;
   /** Pods or Services changed (pod IPs, readiness): endpoint resolution may change. */
   endpointsChanged?(): void | Promise<void>;
 }
@@ -208,6 +212,7 @@ export class Cluster {
         if (doc.kind === 'Namespace') {
           if (this.namespaces.has(key)) verb = 'configured';
           this.namespaces.set(key, normalized);
+          meshChanged = true;
         } else if (doc.kind === 'ServiceAccount') {
           if (this.serviceAccounts.has(key)) verb = 'unchanged';
           this.serviceAccounts.set(key, normalized);
@@ -231,7 +236,7 @@ export class Cluster {
         out.push(`${doc.kind.toLowerCase()}/${doc.metadata.name} ${verb}`);
         onLine?.(out.at(-1)!);
       }
-      if (meshChanged) await this.#o.listener?.appMeshChanged?.([...this.appmesh.values()]);
+      if (meshChanged) await this.#notifyMesh();
       await this.#syncServices();
       for (const key of this.deployments.keys()) await this.#reconcileDeployment(key);
       await this.#syncServices();
@@ -250,12 +255,12 @@ export class Cluster {
         let found = false;
         if (doc.kind === 'Namespace') {
           found = this.namespaces.delete(`Namespace//${name}`);
+          meshChanged = true;
           for (const [k, d] of this.deployments)
             if (d.manifest.metadata.namespace === name) this.deployments.delete(k);
           for (const [k, s] of this.services)
             if (s.manifest.metadata.namespace === name) this.#dropService(k, s);
-          for (const [k, o] of this.appmesh)
-            if (o.metadata.namespace === name) meshChanged = this.appmesh.delete(k);
+          for (const [k, o] of this.appmesh) if (o.metadata.namespace === name) this.appmesh.delete(k);
           for (const [k, o] of this.serviceAccounts)
             if (o.metadata.namespace === name) this.serviceAccounts.delete(k);
           for (const pod of [...this.pods.values()]) if (pod.namespace === name) await this.#deletePod(pod);
@@ -281,7 +286,7 @@ export class Cluster {
         }
         out.push(`${doc.kind.toLowerCase()}/${name} ${found ? 'deleted' : 'not found'}`);
       }
-      if (meshChanged) await this.#o.listener?.appMeshChanged?.([...this.appmesh.values()]);
+      if (meshChanged) await this.#notifyMesh();
       await this.#syncServices();
       return out;
     });
@@ -366,6 +371,10 @@ export class Cluster {
     return this.#serial(async () => {
       await Promise.all([...this.pods.values()].map((p) => this.#deletePod(p, { quiet: true })));
     });
+  }
+
+  async #notifyMesh(): Promise<void> {
+    await this.#o.listener?.meshInputChanged?.([...this.namespaces.values(), ...this.appmesh.values()]);
   }
 
   #ensureNamespace(ns: string): void {
@@ -543,7 +552,7 @@ export class Cluster {
         [{ containerPort: ADMIN_PORT, name: 'stats' }],
         {
           argv: [...this.#o.selfArgv, 'proxy', 'run', '--xds', this.#o.xdsAddress],
-          cwd: process.cwd(),
+          cwd: PACKAGE_ROOT,
           env,
           uid: PROXY_UID,
           logFile: path.join(logDir, 'envoy.log'),

@@ -5,7 +5,7 @@
  * script. Ctrl-C, SIGTERM or `trustmesh down` tear everything down.
  */
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type http from 'node:http';
@@ -88,6 +88,8 @@ export class LocalRuntime {
     const { log } = options;
     await preflight();
     await mkdir(options.stateDir, { recursive: true });
+    // Sidecars (uid 1337) reach the agent and xDS sockets under it; private files inside keep 0600/0700.
+    await chmod(options.stateDir, 0o755);
     const state = StateFile.open(options.stateDir);
     if (await runtimeAlive(state))
       throw new RuntimeError(
@@ -115,7 +117,7 @@ export class LocalRuntime {
       sdsSocketPath: paths.agentSocket,
       inject: options.withMesh !== false,
       log,
-      listener: { appMeshChanged: (objects) => writeMeshDir(paths.meshDir, objects) },
+      listener: { meshInputChanged: (objects) => writeMeshDir(paths.meshDir, objects) },
     });
     const rt = new LocalRuntime(options, state, cluster);
     try {
@@ -263,7 +265,7 @@ async function proxyCapabilities(
   return ['dac_read_search'];
 }
 
-/** Writes the App Mesh objects the control plane reads as one YAML stream. */
+/** Writes the objects the control plane reads (Namespaces, App Mesh kinds) as one YAML stream. */
 async function writeMeshDir(dir: string, objects: readonly Manifest[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const text = objects.map((o) => toYaml(o)).join('---\n');

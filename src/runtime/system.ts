@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { RuntimeError } from './errors.js';
@@ -25,6 +26,12 @@ export interface SystemOptions {
   /** X509-SVID TTL handed out to workloads (seconds; the seed's 1 h by default). */
   svidTtlSeconds: number;
 }
+
+/**
+ * The package root (`src/runtime` and `dist/runtime` are both two levels below it): the working
+ * directory of every `trustmesh` child, so `--import tsx` resolves and uid 1337 can enter it.
+ */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Paths of the sockets and files the components expose. */
 export interface SystemPaths {
@@ -92,7 +99,7 @@ function startDaemon(
       id: `system/${name}`,
       netns: null,
       argv: [...o.selfArgv, ...args],
-      cwd: process.cwd(),
+      cwd: PACKAGE_ROOT,
       env: { ...(process.env as Record<string, string>), ...env },
       logFile: path.join(systemPaths(o.stateDir).logDir, `${name}.log`),
     },
@@ -143,7 +150,9 @@ export async function startIdentityServer(
   const dir = path.dirname(p.serverSocket);
   // Each run starts a fresh trust domain: no entries or agents of an earlier run.
   await rm(dir, { recursive: true, force: true });
-  await mkdir(path.join(dir, 'data'), { recursive: true });
+  // The CA key lives here: root only.
+  await mkdir(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
   const port = await freePort();
   const config = {
     server: {

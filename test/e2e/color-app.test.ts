@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,8 @@ const example = path.join(repoRoot, 'examples/color-app');
 
 const isRoot = process.getuid?.() === 0;
 const work = mkdtempSync(path.join(tmpdir(), 'tm-e2e-'));
+// Sidecars run as uid 1337 and reach the agent and xDS sockets in the state dir below.
+chmodSync(work, 0o755);
 const stateDir = path.join(work, 'state');
 const bridge = `tme${process.pid.toString(36)}`.slice(0, 15);
 
