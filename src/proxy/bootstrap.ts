@@ -24,6 +24,7 @@ export interface ProxyRunSettings {
   xds: string | undefined;
   sdsSocketPath: string;
   bootstrap: BootstrapConfig | undefined;
+  l4FastPath: boolean;
 }
 
 /** Flags of `trustmesh proxy run`. */
@@ -35,6 +36,8 @@ export interface ProxyRunFlags {
   adminPort?: string;
   adminAddress?: string;
   config?: string;
+  /** `on` (default) or `off`. */
+  l4FastPath?: string;
 }
 
 /**
@@ -98,5 +101,6 @@ export function resolveSettings(
     xds: flags.xds,
     sdsSocketPath: flags.sdsSocket ?? env.APPMESH_SDS_SOCKET_PATH ?? DEFAULT_SDS_SOCKET_PATH,
     bootstrap,
+    l4FastPath: (flags.l4FastPath ?? env.TRUSTMESH_PROXY_L4_FAST_PATH ?? 'on') !== 'off',
   };
 }

@@ -120,6 +120,8 @@ export interface RouteConfigEntry {
         clusters: { name: string; weight: number }[];
         totalWeight: number;
         timeoutMs: number;
+        /** The route set `timeout` itself (the 15 s default applies otherwise). */
+        timeoutExplicit: boolean;
         idleTimeoutMs: number;
         retry: RetryPolicyConfig | undefined;
         prefixRewrite: string | undefined;
@@ -721,6 +723,7 @@ function routeEntry(r: Json, path: string, p: Problems): RouteConfigEntry | unde
         totalWeight,
         // App Mesh / Envoy default route timeout is 15 s; 0 disables.
         timeoutMs: p.try(`${path}.route.timeout`, () => durationMs(a.timeout, 15_000), 15_000),
+        timeoutExplicit: a.timeout !== undefined,
         idleTimeoutMs: p.try(`${path}.route.idle_timeout`, () => durationMs(a.idle_timeout, 0), 0),
         retry: retryPolicy(obj(a.retry_policy), `${path}.route.retry_policy`, p),
         prefixRewrite: typeof a.prefix_rewrite === 'string' ? a.prefix_rewrite : undefined,

@@ -80,6 +80,7 @@ interface HcmStats {
   noCluster: Counter;
   rqTimeout: Counter;
   headersTimeout: Counter;
+  fastPath: Counter;
 }
 
 /**
@@ -117,6 +118,7 @@ export class HttpConnectionManager {
       noCluster: s.counter('no_cluster'),
       rqTimeout: s.counter('downstream_rq_timeout'),
       headersTimeout: s.counter('downstream_rq_header_timeout'),
+      fastPath: s.counter('downstream_cx_l4_fast_path'),
     };
     const onRequest = (req: DownReq, res: DownRes): void => this.#onRequest(req, res);
     this.#h1 = http.createServer(
@@ -194,6 +196,19 @@ export class HttpConnectionManager {
     this.#stats.rq[3]!.value++;
     socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
     socket.destroySoon();
+  }
+
+  /**
+   * The cluster to proxy this connection to at L4 when the route table allows it
+   * ({@link RouteTable.fastPathCluster}) and the cluster speaks HTTP/1.1 like the downstream.
+   * Such connections skip per-request work: no request stats, no route timeout.
+   */
+  fastPathCluster(): Cluster | undefined {
+    const name = this.#table()?.fastPathCluster;
+    const c = name ? this.#clusters.get(name) : undefined;
+    if (!c || c.config.http2) return undefined;
+    this.#stats.fastPath.value++;
+    return c;
   }
 
   #table(): RouteTable | undefined {

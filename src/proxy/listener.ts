@@ -18,7 +18,7 @@ import { PeerVerificationError } from './errors.js';
 import { HttpConnectionManager, type DownstreamInfo, type RouteProvider } from './http.js';
 import { TlsContextProvider, type SecretStore } from './secrets.js';
 import { sslStats, type Counter, type Gauge, type SslStats, type Stats } from './stats.js';
-import { TcpProxy } from './tcp.js';
+import { TcpProxy, pipeToCluster } from './tcp.js';
 import { peerChain } from './verify.js';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -38,6 +38,8 @@ export interface ListenerDeps {
   clusters: ClusterManager;
   routes: RouteProvider;
   now: () => number;
+  /** Proxy HTTP/1.1 at L4 when a route table allows it (see RouteTable.fastPathCluster). */
+  l4FastPath: boolean;
   /** Finds another listener bound to the original destination (use_original_dst hand-off). */
   findByPort: (port: number, address: string) => ActiveListener | undefined;
 }
@@ -59,8 +61,10 @@ export class ActiveListener {
   #default: ActiveFilterChain | undefined;
   #needsPeek = true;
   readonly #sockets = new Set<net.Socket>();
+  readonly #fastPath: boolean;
 
   constructor(config: ListenerConfig, deps: ListenerDeps) {
+    this.#fastPath = deps.l4FastPath;
     this.config = config;
     this.#deps = deps;
     this.#stats = this.#makeStats(config.statName);
@@ -264,8 +268,11 @@ export class ActiveListener {
   }
 
   #serve(chain: ActiveFilterChain, sock: net.Socket, info: DownstreamInfo, h2: boolean): void {
-    if (chain.filter instanceof HttpConnectionManager) chain.filter.handle(sock, info, h2);
-    else chain.filter.handle(sock, info);
+    if (chain.filter instanceof HttpConnectionManager) {
+      const fast = this.#fastPath && !h2 ? chain.filter.fastPathCluster() : undefined;
+      if (fast) pipeToCluster(sock, fast, info, chain.filter.config.idleTimeoutMs, this.#sockets);
+      else chain.filter.handle(sock, info, h2);
+    } else chain.filter.handle(sock, info);
   }
 
   /** Envoy's filter chain match: each criterion in order narrows to the most specific candidates. */

@@ -32,6 +32,9 @@ export interface ProxyOptions {
   /** Admin endpoint bind address (default 127.0.0.1) and port (default 9901; 0 = any free port). */
   adminAddress?: string;
   adminPort?: number;
+  /** Proxy HTTP/1.1 connections at L4 when a route table has a single cluster and no
+   * per-request feature (default true). */
+  l4FastPath?: boolean;
   /** Clock in ms, injected for tests. */
   now?: () => number;
   /** Structured log sink; default writes JSON lines to stderr. */
@@ -85,6 +88,7 @@ export class Proxy implements AdminSource {
       clusters: this.clusters,
       routes: (n) => this.routes.get(n),
       now: this.#now,
+      l4FastPath: options.l4FastPath ?? true,
     });
     this.#startMs = this.#now();
     for (const n of [

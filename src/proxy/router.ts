@@ -30,6 +30,12 @@ export class RouteTable {
   readonly #prefix: [string, VirtualHostConfig][] = [];
   #any: VirtualHostConfig | undefined;
   readonly #cache = new Map<string, VirtualHostConfig | null>();
+  /**
+   * The one cluster every request goes to when the table has no per-request feature: a single
+   * `*` virtual host with a single `prefix: /` route to one cluster, no header/query/gRPC match,
+   * no retry policy, no rewrite, no explicit timeout. Listeners may then proxy HTTP/1.1 at L4.
+   */
+  readonly fastPathCluster: string | undefined;
 
   constructor(config: RouteConfiguration) {
     this.config = config;
@@ -43,6 +49,7 @@ export class RouteTable {
     }
     this.#suffix.sort((a, b) => b[0].length - a[0].length);
     this.#prefix.sort((a, b) => b[0].length - a[0].length);
+    this.fastPathCluster = trivialCluster(config);
   }
 
   /** The virtual host for a Host header value (port kept, then stripped, as Envoy's domains may list both). */
@@ -97,6 +104,33 @@ export class RouteTable {
     }
     return undefined;
   }
+}
+
+function trivialCluster(config: RouteConfiguration): string | undefined {
+  if (config.virtualHosts.length !== 1) return undefined;
+  const vh = config.virtualHosts[0]!;
+  if (!vh.domains.includes('*') || vh.routes.length !== 1 || vh.retry) return undefined;
+  const r = vh.routes[0]!;
+  const m = r.match;
+  if (
+    m.path.kind !== 'prefix' ||
+    m.path.value !== '/' ||
+    m.headers.length ||
+    m.queryParameters.length ||
+    m.grpc
+  )
+    return undefined;
+  const a = r.action;
+  if (
+    a.kind !== 'route' ||
+    a.clusters.length !== 1 ||
+    a.retry ||
+    a.prefixRewrite !== undefined ||
+    a.hostRewrite !== undefined ||
+    a.timeoutExplicit
+  )
+    return undefined;
+  return a.clusters[0]!.name;
 }
 
 function headerValue(name: string, req: RouteRequest): string | undefined {

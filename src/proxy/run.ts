@@ -22,6 +22,7 @@ export async function runProxy(
     nodeCluster: settings.nodeCluster,
     adminAddress: settings.adminAddress,
     adminPort: settings.adminPort,
+    l4FastPath: settings.l4FastPath,
     log,
   });
   const node = { id: settings.nodeId, cluster: settings.nodeCluster };

@@ -29,6 +29,10 @@ export function registerProxyCommands(program: Command): void {
     )
     .option('--admin-address <address>', 'admin endpoint bind address (default 127.0.0.1)')
     .option('--config <file>', 'static Envoy bootstrap (JSON or YAML with static_resources)')
+    .option(
+      '--l4-fast-path <on|off>',
+      'proxy HTTP/1.1 at L4 when a route table has one cluster and no per-request feature (default on; TRUSTMESH_PROXY_L4_FAST_PATH)',
+    )
     .action(async (flags: ProxyRunFlags) => {
       const settings = resolveSettings(flags);
       const running = await runProxy(settings);
