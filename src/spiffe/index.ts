@@ -42,3 +42,4 @@ export {
   type ValidatedJwtSvid,
 } from './jwt.js';
 export * from './workload/index.js';
+export * from './tls/index.js';
