@@ -386,6 +386,20 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
     }
   });
 
+  it('talks to a tcp://<ip>:<port> endpoint too', async () => {
+    const tcp = await FakeWorkloadApi.start({ network: 'tcp' });
+    try {
+      tcp.x509 = x509Message('/over-tcp');
+      const c = new WorkloadApiClient({ address: tcp.address });
+      clients.push(c);
+      assert.match(tcp.address, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await c.fetchX509Svid()).spiffeId.toString(), 'spiffe://example.org/over-tcp');
+      assert.deepEqual(tcp.calls, [{ method: 'FetchX509SVID', header: ['true'] }]);
+    } finally {
+      tcp.close();
+    }
+  });
+
   it('rejects bad options up front', () => {
     assert.throws(
       () => new WorkloadApiClient({ address: fake.address, backoffStepMs: 0 }),

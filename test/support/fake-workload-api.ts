@@ -139,14 +139,18 @@ export class FakeWorkloadApi {
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, X509SvidResponseMessage>>();
   #server: grpc.Server | undefined;
 
-  private constructor() {
+  readonly #network: 'unix' | 'tcp';
+  #tcpPort = 0;
+
+  private constructor(network: 'unix' | 'tcp') {
+    this.#network = network;
     this.#dir = mkdtempSync(path.join(tmpdir(), 'tm-fake-wl-'));
     this.socketPath = path.join(this.#dir, 'agent.sock');
   }
 
-  /** `unix:///…/agent.sock`, what the client is given. */
+  /** What the client is given: `unix:///…/agent.sock`, or `tcp://127.0.0.1:<port>` for a TCP fake. */
   get address(): string {
-    return `unix://${this.socketPath}`;
+    return this.#network === 'tcp' ? `tcp://127.0.0.1:${this.#tcpPort}` : `unix://${this.socketPath}`;
   }
 
   /** Number of FetchX509SVID streams currently open. */
@@ -154,9 +158,9 @@ export class FakeWorkloadApi {
     return this.#streams.size;
   }
 
-  /** Creates the fake and starts serving. */
-  static async start(): Promise<FakeWorkloadApi> {
-    const fake = new FakeWorkloadApi();
+  /** Creates the fake and starts serving on a unix socket in a temp dir (or on 127.0.0.1, port 0). */
+  static async start(o: { network?: 'unix' | 'tcp' } = {}): Promise<FakeWorkloadApi> {
+    const fake = new FakeWorkloadApi(o.network ?? 'unix');
     await fake.listen();
     return fake;
   }
@@ -171,8 +175,14 @@ export class FakeWorkloadApi {
       // no stale socket
     }
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(this.address, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
+      server.bindAsync(
+        this.#network === 'tcp' ? `127.0.0.1:${this.#tcpPort}` : this.address,
+        grpc.ServerCredentials.createInsecure(),
+        (err, port) => {
+          if (err) return reject(err);
+          if (this.#network === 'tcp') this.#tcpPort = port;
+          resolve();
+        },
       ),
     );
     this.#server = server;
