@@ -18,6 +18,7 @@ export const keyUsage = {
   cRLSign: 1 << 6,
 } as const;
 
+/** Dotted OIDs of the RFC 5280 §4.2 extensions the SPIFFE checks read. */
 export const extensionOid = {
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
@@ -61,6 +62,7 @@ export interface CertFields {
   authorityKeyId?: Buffer;
 }
 
+/** Dotted form of an OBJECT IDENTIFIER's value bytes. @throws DerError on a truncated or oversized arc. */
 export function decodeOid(bytes: Uint8Array): string {
   if (bytes.length === 0) throw new DerError('empty OID');
   const arcs: number[] = [];

@@ -8,6 +8,7 @@ export class DerError extends Error {
   override name = 'DerError';
 }
 
+/** Universal tag bytes used by X.509 (X.690 §8). */
 export const tag = {
   boolean: 0x01,
   integer: 0x02,

@@ -43,7 +43,7 @@ export interface MintJwtSvidOptions {
   /** Issuance time (default: now); `iat` is its unix seconds. */
   now?: Date;
   /** Further claims (e.g. `iss`, `jti`); they can't override `sub`, `aud`, `iat`, `exp`. */
-  extraClaims?: Record<string, unknown>;
+  extraClaims?: object;
 }
 
 /**

@@ -12,6 +12,7 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 /** The WebCrypto key type @peculiar/x509 takes. */
 export type PeculiarKey = x509.X509CertificateCreateWithKeyParams['signingKey'];
 
+/** @peculiar/x509, configured. */
 export { x509 };
 
 /** Imports a node public key as a WebCrypto key usable for `verify`. */

@@ -97,6 +97,17 @@ describe('verifyX509Svid: one row per X509-SVID §5 rule', () => {
     assertRule(() => verifyX509Svid([], bundles), 'chain-empty');
     assertRule(() => verifyX509Svid('', bundles), 'chain-empty');
   });
+  it('chain-too-long', () => {
+    const leaf = mint(root);
+    assertRule(
+      () =>
+        verifyX509Svid(
+          Array.from({ length: 17 }, () => leaf),
+          bundles,
+        ),
+      'chain-too-long',
+    );
+  });
   it('malformed', () => {
     assertRule(() => verifyX509Svid(Buffer.from([0x30, 0x03, 1, 2, 3]), bundles), 'malformed');
     assertRule(
