@@ -272,7 +272,12 @@ export class FakeWorkloadApi {
         if (denied) return callback(statusError(denied));
         const bundle = this.validationBundle;
         if (!bundle) return callback(statusError({ code: grpc.status.INTERNAL, details: 'no bundle' }));
-        jwtVerify(call.request.svid, (header) => bundle.findKey(header.kid ?? '') ?? new Uint8Array(), {
+        const keyFor = (header: { kid?: string }): KeyObject => {
+          const key = bundle.findKey(header.kid ?? '');
+          if (!key) throw new Error(`no JWT authority with kid ${JSON.stringify(header.kid)}`);
+          return key;
+        };
+        jwtVerify(call.request.svid, keyFor, {
           audience: call.request.audience,
           algorithms: ['ES256'],
         }).then(
