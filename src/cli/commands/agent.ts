@@ -121,7 +121,7 @@ export function registerAgentCommands(program: Command): void {
       const file = flags.config ? await readAgentConfigFile(flags.config) : {};
       const cwd = flags.config ? path.dirname(path.resolve(flags.config)) : process.cwd();
       const config = resolveAgentConfig(file, flags, cwd);
-      const log = pino({ level: config.logLevel, base: { component: 'agent' } });
+      const log = pino({ level: config.logLevel, base: { component: 'agent' } }, pino.destination(2));
       const running = await Agent.start(config, { log });
       const stop = (signal: string) => {
         log.info({ signal }, 'agent stopping');

@@ -20,12 +20,13 @@ import {
   type GetBundlesResponseMessage,
   type SyncAuthorizedEntriesResponseMessage,
 } from '../api/index.js';
-import * as spiffeLib from '../../spiffe/index.js';
-import { generateKeyPair, SpiffeBundle, TrustDomain, certificatesToPem } from '../../spiffe/index.js';
-
-// TEMP until spiffe-core exports createCsr.
-const createCsr = (k: unknown): Promise<Buffer> =>
-  (spiffeLib as unknown as { createCsr(k: unknown): Promise<Buffer> }).createCsr(k);
+import {
+  createCsr,
+  generateKeyPair,
+  SpiffeBundle,
+  TrustDomain,
+  certificatesToPem,
+} from '../../spiffe/index.js';
 import type { SvidCache, CachedSvid } from './cache.js';
 import type { NodeAttestor } from './node-attestors.js';
 import { drawRotationJitter, rotationTimeMs, shouldRotate } from './rotation.js';
@@ -429,7 +430,7 @@ export class AgentManager {
     const verify = this.#roots !== undefined;
     const creds = grpc.credentials.createSsl(
       verify ? Buffer.from(certificatesToPem(this.#roots!)) : null,
-      agent ? (agent.privateKey.export({ format: 'pem', type: 'pkcs8' }) as Buffer) : null,
+      agent ? Buffer.from(agent.privateKey.export({ format: 'pem', type: 'pkcs8' })) : null,
       agent ? Buffer.from(certificatesToPem(agent.certificates)) : null,
       {
         rejectUnauthorized: verify,
@@ -443,6 +444,8 @@ export class AgentManager {
       },
     );
     return new Client(this.#o.serverAddress, creds, {
+      // SNI must not be an IP address (RFC 6066); the server is authenticated by SPIFFE ID anyway.
+      'grpc.ssl_target_name_override': this.#o.trustDomain.name,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.max_receive_message_length': 32 * 1024 * 1024,
     });

@@ -14,16 +14,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { create, fromJson, type DescMessage, type DescService, type JsonObject } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import type { EntryMessage } from '../api/index.js';
-import * as spiffeLib from '../../spiffe/index.js';
-import { BundleSet, SpiffeId } from '../../spiffe/index.js';
-
-// TEMP until spiffe-core exports validateJwtSvid.
-const validateJwtSvid = (...a: unknown[]) =>
-  (
-    spiffeLib as unknown as {
-      validateJwtSvid(...a: unknown[]): Promise<{ spiffeId: SpiffeId; claims: Record<string, unknown> }>;
-    }
-  ).validateJwtSvid(...a);
+import { BundleSet, SpiffeId, validateJwtSvid } from '../../spiffe/index.js';
 import type { SvidCache, WorkloadSnapshot } from './cache.js';
 import { peerOf } from './context.js';
 import type { WorkloadAttestation } from './workload-attestation.js';
