@@ -442,6 +442,13 @@ describe('Workload API client against a fake SpiffeWorkloadAPI on a unix socket'
     await waitUntil(() => fake.openX509Streams === 0, 'the source to close its stream');
   });
 
+  it('X509Source: create() rejects a bad address', async () => {
+    await assert.rejects(
+      X509Source.create({ address: 'tcp://agent.local:8081' }),
+      (err: unknown) => err instanceof WorkloadEndpointError && err.rule === 'tcp-host-not-ip',
+    );
+  });
+
   it('X509Source: create() fails when the server says InvalidArgument', async () => {
     fake.x509 = { code: grpc.status.INVALID_ARGUMENT, details: 'security header missing from request' };
     await assert.rejects(

@@ -60,7 +60,7 @@ export class X509Source extends EventEmitter<X509SourceEvents> {
    * @throws {WorkloadEndpointError} bad or missing endpoint address.
    * @throws {WorkloadApiError} the watch stopped for good (InvalidArgument), or `timeout`.
    */
-  static create(options: X509SourceOptions = {}): Promise<X509Source> {
+  static async create(options: X509SourceOptions = {}): Promise<X509Source> {
     const source = new X509Source(options);
     return new Promise<X509Source>((resolve, reject) => {
       let ready = false;
