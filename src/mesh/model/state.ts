@@ -14,7 +14,7 @@ import { KINDS, type AppMeshKind, type KindName, type MeshResource, type Resourc
 import type { PathSegments } from './path.js';
 import type { Mesh, VirtualGateway, VirtualNode, VirtualRouter, VirtualService } from './schema/appmesh.js';
 import type { PodSpec } from './schema/kubernetes.js';
-import { optionalSelectorMatches, selectorMatches } from './selectors.js';
+import { optionalSelectorMatches, SelectorIndex, selectorMatches } from './selectors.js';
 
 /** Where an object came from, to point issues at a file and line. */
 export interface ResourceOrigin {
@@ -77,6 +77,7 @@ export class MeshState {
   /** Sorted entries per kind and the awsName index, rebuilt lazily after a change (the compiler reads them per node). */
   readonly #sorted = new Map<KindName, SourcedResource[]>();
   #awsNames: Map<string, MeshResource> | undefined;
+  #podSelectors: { nodes: SelectorIndex<VirtualNode>; gateways: SelectorIndex<VirtualGateway> } | undefined;
 
   /** @internal use {@link buildMeshState}. */
   constructor() {
@@ -93,6 +94,20 @@ export class MeshState {
   #changed(kind: KindName): void {
     this.#sorted.delete(kind);
     this.#awsNames = undefined;
+    this.#podSelectors = undefined;
+  }
+
+  /** @internal podSelector indexes of virtual nodes and gateways (rebuilt after a change). */
+  podSelectors(): { nodes: SelectorIndex<VirtualNode>; gateways: SelectorIndex<VirtualGateway> } {
+    if (!this.#podSelectors) {
+      const nodes = new SelectorIndex<VirtualNode>();
+      for (const vn of this.list('VirtualNode')) nodes.add(vn.metadata.namespace!, vn.spec.podSelector, vn);
+      const gateways = new SelectorIndex<VirtualGateway>();
+      for (const vg of this.list('VirtualGateway'))
+        gateways.add(vg.metadata.namespace!, vg.spec.podSelector, vg);
+      this.#podSelectors = { nodes, gateways };
+    }
+    return this.#podSelectors;
   }
 
   /** @internal */
@@ -223,9 +238,7 @@ export class MeshState {
    * error reported on the pod's Deployment/Pod).
    */
   virtualNodeForPod(namespace: string, labels: Record<string, string> | undefined): VirtualNode | undefined {
-    const found = this.list('VirtualNode').filter(
-      (vn) => vn.metadata.namespace === namespace && selectorMatches(vn.spec.podSelector, labels),
-    );
+    const found = this.podSelectors().nodes.match(namespace, labels);
     return found.length === 1 ? found[0] : undefined;
   }
 
@@ -234,9 +247,7 @@ export class MeshState {
     namespace: string,
     labels: Record<string, string> | undefined,
   ): VirtualGateway | undefined {
-    const found = this.list('VirtualGateway').filter(
-      (vg) => vg.metadata.namespace === namespace && selectorMatches(vg.spec.podSelector, labels),
-    );
+    const found = this.podSelectors().gateways.match(namespace, labels);
     return found.length === 1 ? found[0] : undefined;
   }
 
@@ -250,7 +261,8 @@ export class MeshState {
  * Checks a set of parsed resources together and returns the admitted mesh state with every
  * cross-object issue (located via each entry's origin). Entries should be unique by kind/namespace/name
  * (later duplicates replace earlier ones). Input resources are not modified: admitted App Mesh objects
- * are copies with `spec.meshRef` (and GatewayRoute `spec.virtualGatewayRef`) filled in.
+ * are shallow copies (object and `spec`) with `spec.meshRef` (and GatewayRoute `spec.virtualGatewayRef`)
+ * filled in; nested values are shared with the inputs, so treat everything in the state as read-only.
  */
 export function buildMeshState(entries: Iterable<SourcedResource>): MeshState {
   const state = new MeshState();
@@ -286,8 +298,13 @@ export function buildMeshState(entries: Iterable<SourcedResource>): MeshState {
       continue;
     }
     const mesh = matching[0]!;
-    const resource = structuredClone(entry.resource) as MeshResource & { spec: { meshRef?: unknown } };
-    resource.spec.meshRef = { name: mesh.metadata.name, uid: mesh.metadata.uid ?? '' };
+    // Only spec.meshRef (and, for gateway routes, spec.virtualGatewayRef) are set: a shallow copy of the
+    // object and its spec keeps the input untouched without copying the whole tree on every snapshot.
+    const source = entry.resource as MeshResource & { spec: object };
+    const resource = {
+      ...source,
+      spec: { ...source.spec, meshRef: { name: mesh.metadata.name, uid: mesh.metadata.uid ?? '' } },
+    } as MeshResource;
     admitted.push({ ...entry, resource });
   }
 
@@ -518,12 +535,8 @@ function matchPods(state: MeshState, report: Report): void {
   for (const { entry, labels, annotations, spec, path } of pods) {
     const ns = entry.resource.metadata.namespace!;
     const podName = nsName(ns, entry.resource.metadata.name);
-    const nodes = state
-      .list('VirtualNode')
-      .filter((vn) => vn.metadata.namespace === ns && selectorMatches(vn.spec.podSelector, labels));
-    const gateways = state
-      .list('VirtualGateway')
-      .filter((vg) => vg.metadata.namespace === ns && selectorMatches(vg.spec.podSelector, labels));
+    const nodes = state.podSelectors().nodes.match(ns, labels);
+    const gateways = state.podSelectors().gateways.match(ns, labels);
     if (nodes.length > 1) {
       report(
         entry,

@@ -113,7 +113,12 @@ export interface ResourceStoreEvents {
 /** The in-memory resource store; see the module doc for its semantics. */
 export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
   #revision = 0;
-  readonly #objects = new Map<ResourceKey, StoredResource & { content: string }>();
+  readonly #objects = new Map<ResourceKey, StoredResource>();
+  /** Canonical JSON of each stored object, to tell a real change from a re-apply of the same content. */
+  readonly #contents = new Map<ResourceKey, string>();
+  /** Objects sorted by key and the last snapshot, both dropped on every write. */
+  #sorted: StoredResource[] | undefined;
+  #snapshot: MeshState | undefined;
   readonly #rejections = new Map<ResourceKey, ValidationIssue[]>();
   readonly #parse: ParseOptions;
 
@@ -181,14 +186,20 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
       }
       this.#rejections.delete(key!);
       const content = JSON.stringify(resource);
-      if (previous && previous.content === content) {
-        if (origin) previous.origin = origin;
+      if (previous && this.#contents.get(key!) === content) {
+        if (origin) {
+          // Same object, maybe on other lines now: later issues must point at the new place.
+          previous.origin = origin;
+          this.#snapshot = undefined;
+        }
         continue;
       }
       const resourceVersion = ++this.#revision;
       resource.metadata.resourceVersion = String(resourceVersion);
-      const stored = { key: key!, resource, resourceVersion, content, ...(origin ? { origin } : {}) };
+      const stored: StoredResource = { key: key!, resource, resourceVersion, ...(origin ? { origin } : {}) };
       this.#objects.set(key!, stored);
+      this.#contents.set(key!, content);
+      this.#written();
       result.changes.push({
         type: previous ? 'modified' : 'added',
         key: key!,
@@ -216,18 +227,15 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
     return changes;
   }
 
-  /** The stored object under `key`. */
+  /** The stored object under `key` (shared: treat as read-only). */
   get(key: ResourceKey): StoredResource | undefined {
-    const o = this.#objects.get(key);
-    return o && strip(o);
+    return this.#objects.get(key);
   }
 
   /** Stored objects, optionally of one kind, ordered by key. */
   list(kind?: string): StoredResource[] {
-    return [...this.#objects.values()]
-      .filter((o) => kind === undefined || o.resource.kind === kind)
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(strip);
+    this.#sorted ??= [...this.#objects.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return this.#sorted.filter((o) => kind === undefined || o.resource.kind === kind);
   }
 
   /** Issues of the latest rejected submission of each object still rejected (cleared by a good version or a delete). */
@@ -235,9 +243,18 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
     return [...this.#rejections.values()].flat();
   }
 
-  /** The mesh state (cross-object rules) of the current contents; see `buildMeshState`. */
+  /**
+   * The mesh state (cross-object rules) of the current contents; see `buildMeshState`. Built once per
+   * revision: callers at the same revision share one (read-only) state.
+   */
   snapshot(): MeshState {
-    return buildMeshState(this.list());
+    this.#snapshot ??= buildMeshState(this.list());
+    return this.#snapshot;
+  }
+
+  #written(): void {
+    this.#sorted = undefined;
+    this.#snapshot = undefined;
   }
 
   #reject(key: ResourceKey | undefined, issues: ValidationIssue[], result: ApplyResult): void {
@@ -252,6 +269,8 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
     const o = this.#objects.get(key);
     if (!o) return undefined;
     this.#objects.delete(key);
+    this.#contents.delete(key);
+    this.#written();
     return { type: 'deleted', key, resource: o.resource, resourceVersion: ++this.#revision };
   }
 
@@ -272,9 +291,4 @@ function isDocument(item: unknown): item is ManifestDocument {
 
 function lineOf(origin: ResourceOrigin): number | undefined {
   return origin.locate?.([]);
-}
-
-function strip(o: StoredResource & { content: string }): StoredResource {
-  const { content: _content, ...rest } = o;
-  return rest;
 }
