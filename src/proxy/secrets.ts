@@ -7,6 +7,7 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { TrustDomain } from '../spiffe/index.js';
 import { ConfigError } from './errors.js';
 import type {
   SecretConfig,
@@ -70,9 +71,11 @@ function validateSecret(s: SecretConfig): void {
     } else {
       if (s.trustedCaPem !== undefined && !parsePemCertificates(s.trustedCaPem).length)
         throw new Error('trusted_ca holds no PEM certificate');
-      for (const [td, pem] of s.spiffeTrustDomains ?? [])
+      for (const [td, pem] of s.spiffeTrustDomains ?? []) {
+        TrustDomain.parse(td);
         if (!parsePemCertificates(pem).length)
           throw new Error(`trust bundle of ${td} holds no PEM certificate`);
+      }
     }
   } catch (err) {
     throw new ConfigError(`secret ${JSON.stringify(s.name)}`, [

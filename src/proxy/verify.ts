@@ -3,13 +3,14 @@
  * with `rejectUnauthorized: false` so the proxy decides, and counts, every outcome as Envoy does).
  *
  * Two validator flavours of CertificateValidationContext:
- * - SPIFFE validator (`envoy.tls.cert_validator.spiffe`): the peer's trust domain is taken from its
- *   single URI SAN and selects that trust domain's bundle; leaf must not be a CA (X509-SVID §4.1).
+ * - SPIFFE validator (`envoy.tls.cert_validator.spiffe`): src/spiffe's `verifyX509Svid` (X509-SVID §5:
+ *   one SPIFFE ID URI SAN, leaf not a CA, path to the bundle of the leaf's own trust domain).
  * - plain `trusted_ca`: the chain must lead to one of the roots.
  * Both check validity periods of every certificate, signatures along the chain, CA flags of
  * issuers, then `match_typed_subject_alt_names` (any SAN of the given type matching any matcher).
  */
 import { X509Certificate } from 'node:crypto';
+import { TrustDomain, X509Bundle, verifyX509Svid, type X509BundleSource } from '../spiffe/index.js';
 import { PeerVerificationError } from './errors.js';
 import type { SanMatcher, StringMatcher, ValidationContextSecret } from './config.js';
 
@@ -118,8 +119,13 @@ export function compileValidator(
   const sanMatchers = [...(defaults?.sanMatchers ?? []), ...(secret?.sanMatchers ?? [])];
   const allowExpired = Boolean(defaults?.allowExpired || secret?.allowExpired);
   const spiffe = secret?.spiffeTrustDomains ?? defaults?.spiffeTrustDomains;
-  const bundles = new Map<string, X509Certificate[]>();
-  if (spiffe) for (const [td, pem] of spiffe) bundles.set(td, parsePemCertificates(pem));
+  const bundles = new Map<string, X509Bundle>();
+  if (spiffe)
+    for (const [td, pem] of spiffe) {
+      const t = TrustDomain.parse(td);
+      bundles.set(t.name, new X509Bundle(t, parsePemCertificates(pem)));
+    }
+  const source: X509BundleSource = { getX509BundleForTrustDomain: (td) => bundles.get(td.name) };
   const trustedCaPem = secret?.trustedCaPem ?? defaults?.trustedCaPem;
   const trusted = trustedCaPem ? parsePemCertificates(trustedCaPem) : [];
   return {
@@ -128,20 +134,15 @@ export function compileValidator(
       if (!leaf) throw new PeerVerificationError('no_cert', 'the peer sent no certificate');
       const sans = subjectAltNames(leaf);
       const uris = sans.filter(([t]) => t === 'URI').map(([, v]) => v);
-      if (!allowExpired) checkValidity(leaf, nowMs, 'leaf certificate');
       if (spiffe) {
-        if (leaf.ca) throw new PeerVerificationError('error', 'leaf certificate is a CA (X509-SVID §4.1)');
-        if (uris.length !== 1 || !uris[0]!.startsWith('spiffe://'))
-          throw new PeerVerificationError(
-            'error',
-            `leaf certificate must carry exactly one SPIFFE ID URI SAN, found ${uris.length}`,
-          );
-        const td = uris[0]!.slice('spiffe://'.length).split('/')[0]!.toLowerCase();
-        const roots = bundles.get(td);
-        if (!roots?.length)
-          throw new PeerVerificationError('error', `no trust bundle for trust domain ${JSON.stringify(td)}`);
-        verifyPath(chain, roots, nowMs, allowExpired);
+        // X509-SVID §5 (src/spiffe): leaf rules, path to the bundle of the leaf's own trust domain.
+        try {
+          verifyX509Svid(chain, source, { now: new Date(allowExpired ? Date.parse(leaf.validFrom) : nowMs) });
+        } catch (err) {
+          throw new PeerVerificationError('error', (err as Error).message);
+        }
       } else if (trusted.length) {
+        if (!allowExpired) checkValidity(leaf, nowMs, 'leaf certificate');
         verifyPath(chain, trusted, nowMs, allowExpired);
       } else {
         throw new PeerVerificationError('error', 'validation context has no trusted roots');
