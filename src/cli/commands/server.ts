@@ -381,7 +381,7 @@ function registerEntry(server: Command): void {
   filterFlags(entry.command('show').description('Displays configured registration entries')).action(
     action(async (o: FilterFlags) => {
       const { entries } = await adminCall<{ entries: EntryMessage[] }>(socketOf(o), 'entry.list', {
-        filter: filterOf(o),
+        filter: await filterOf(o),
       });
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify({ entries }, null, 2)}\n`);
@@ -394,7 +394,7 @@ function registerEntry(server: Command): void {
   filterFlags(entry.command('count').description('Count registration entries')).action(
     action(async (o: FilterFlags) => {
       const { entries } = await adminCall<{ entries: EntryMessage[] }>(socketOf(o), 'entry.list', {
-        filter: filterOf(o),
+        filter: await filterOf(o),
       });
       if (o.output === 'json') process.stdout.write(`${JSON.stringify({ count: entries.length })}\n`);
       else

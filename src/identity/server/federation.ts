@@ -8,7 +8,7 @@
  *   `https_web` validates the endpoint with the system Web PKI roots; `https_spiffe` requires the
  *   endpoint to present an X509-SVID with `endpoint_spiffe_id` chaining to the latest stored bundle
  *   of that ID's trust domain (bootstrapped with `bundle set`). A fetched bundle replaces the stored
- *   one only when its `spiffe_sequence` is newer (or, absent, when the content differs).
+ *   one when its content differs and its `spiffe_sequence` is not older.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
@@ -21,8 +21,9 @@ import type { IdentityService } from './service.js';
 
 /** Default refresh interval when a bundle has no hint (spec: ~5 min). */
 const DEFAULT_REFRESH_SECONDS = 300;
-/** Retry delay after a failed fetch (seconds). */
-const RETRY_SECONDS = 30;
+/** Retry delays after failed fetches: doubling from 1 s up to 30 s. */
+const RETRY_MIN_SECONDS = 1;
+const RETRY_MAX_SECONDS = 30;
 
 /** Fetches a SPIFFE bundle document (UTF-8 JSON) over HTTPS with the profile's checks. */
 export function fetchBundle(
@@ -83,6 +84,7 @@ export class FederationManager {
   readonly #svid: ServerSvid;
   readonly #log: Logger;
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #failures = new Map<string, number>();
   #server: Server | undefined;
   #closed = false;
   /** bound bundle endpoint port, when enabled */
@@ -141,7 +143,8 @@ export class FederationManager {
 
   async #refresh(fw: FederatesWithConfig): Promise<void> {
     const tdId = fw.trustDomain.idString();
-    let next = RETRY_SECONDS;
+    const failures = this.#failures.get(tdId) ?? 0;
+    let next = Math.min(RETRY_MAX_SECONDS, RETRY_MIN_SECONDS * 2 ** failures);
     try {
       const endpointTd = fw.endpointSpiffeId
         ? SpiffeId.parse(fw.endpointSpiffeId).trustDomain
@@ -153,16 +156,18 @@ export class FederationManager {
       const json = await fetchBundle(fw, roots);
       const fetched = SpiffeBundle.parse(fw.trustDomain, json);
       const current = this.#service.store.getBundle(tdId);
+      // An operator-provided bootstrap bundle may carry the same sequence as the endpoint's: replace
+      // it when the content differs, but never go back to an older sequence.
       const newer =
-        fetched.sequence === undefined
-          ? current?.json !== json
-          : fetched.sequence > (current?.sequence ?? -1);
+        current?.json !== json && (fetched.sequence === undefined || fetched.sequence >= (current?.sequence ?? 0));
       if (newer) {
         this.#service.setFederatedBundle({ id: tdId, data: json, format: 'spiffe' });
         this.#log.info({ trustDomain: tdId, sequence: fetched.sequence }, 'federated bundle refreshed');
       }
       next = fetched.refreshHintSeconds || DEFAULT_REFRESH_SECONDS;
+      this.#failures.delete(tdId);
     } catch (err) {
+      this.#failures.set(tdId, failures + 1);
       this.#log.warn({ trustDomain: tdId, err: (err as Error).message }, 'federated bundle refresh failed');
     }
     this.#schedule(fw, next);
