@@ -88,6 +88,16 @@ before(async () => {
   });
   const closed = await serve(() => {});
   servers.pop()!.close();
+  const resetter = await serve((_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+    setTimeout(() => res.socket?.destroy(), 50);
+  });
+  const odGood = await serve((_req, res) => res.end('od-good'));
+  const odBad = await serve((_req, res) => {
+    res.statusCode = 500;
+    res.end('od-bad');
+  });
   const routes = [
     route(
       { prefix: '/hdr', headers: [{ name: 'x-version', string_match: { exact: 'v2' } }] },
@@ -128,19 +138,30 @@ before(async () => {
       { cluster: 'down', retry_policy: { retry_on: 'connect-failure', num_retries: 1 } },
     ),
     route({ prefix: '/empty' }, { cluster: 'empty' }),
+    route({ prefix: '/reset' }, { cluster: 'resetter' }),
+    route({ prefix: '/od' }, { cluster: 'od' }),
     { match: { path: '/direct' }, direct_response: { status: 418, body: { inline_string: 'teapot' } } },
   ];
+  const egress = hcm('egress', [vhost('svc', ['svc.local'], routes)]);
+  (egress.typed_config as Record<string, unknown>).request_headers_timeout = '1s';
   proxy = await startProxy(dir, 'routing', {
     static_resources: {
-      listeners: [
-        plainListener('lds_egress_0.0.0.0_15001', 0, hcm('egress', [vhost('svc', ['svc.local'], routes)])),
-      ],
+      listeners: [plainListener('lds_egress_0.0.0.0_15001', 0, egress)],
       clusters: [
         cluster('v1', [['127.0.0.1', v1]]),
         cluster('v2', [['127.0.0.1', v2]]),
         cluster('flaky', [['127.0.0.1', flaky]]),
         cluster('slow', [['127.0.0.1', slow]]),
         cluster('down', [['127.0.0.1', closed]], { connectTimeout: '0.5s' }),
+        cluster('resetter', [['127.0.0.1', resetter]]),
+        cluster(
+          'od',
+          [
+            ['127.0.0.1', odGood],
+            ['127.0.0.1', odBad],
+          ],
+          { outlier: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 } },
+        ),
         {
           name: 'empty',
           type: 'STATIC',
@@ -269,4 +290,38 @@ test('HTTP/1.1 bad input: smuggling shapes → 400, oversized headers → 431, p
     /^HTTP\/1\.1 403 /,
   );
   assert.equal((await request('/hdr')).status, 200, 'still serving');
+});
+
+test('slowloris: headers not complete within request_headers_timeout → 408 and close', async () => {
+  const answer = await raw('GET /hdr HTTP/1.1\r\nHost: svc.local\r\nX-Slow: 1\r\n');
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.equal((await request('/hdr')).status, 200, 'still serving');
+});
+
+test('upstream reset mid-response resets the downstream and is counted', async () => {
+  const got = await new Promise<string>((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/reset', headers: { host: 'svc.local' }, agent: false },
+      (res) => {
+        res.on('data', () => {});
+        res.on('error', () => resolve('reset'));
+        res.on('aborted', () => resolve('reset'));
+        res.on('end', () => resolve('complete'));
+      },
+    );
+    req.on('error', () => resolve('reset'));
+  });
+  assert.equal(got, 'reset');
+  assert.ok((await proxy.stat('cluster.resetter.upstream_rq_rx_reset')) >= 1);
+  assert.equal((await request('/hdr')).status, 200, 'still serving');
+});
+
+test('outlier detection ejects a host after consecutive 5xx', async () => {
+  for (let i = 0; i < 12; i++) await request('/od');
+  assert.match(
+    (await proxy.admin('/clusters')).body,
+    /od::127\.0\.0\.1:\d+::health_flags::\/failed_outlier_check/,
+  );
+  assert.equal(await proxy.stat('cluster.od.outlier_detection.ejections_enforced_total'), 1);
+  for (let i = 0; i < 6; i++) assert.equal((await request('/od')).body, 'od-good');
 });
