@@ -13,7 +13,7 @@ export { parseResource, parseResourceOrThrow } from './parse.js';
 export type { ParseOptions, ParseResult } from './parse.js';
 export { admitObject, checkUpdate, routeType } from './admission.js';
 export { applyDefaults, defaultAwsName } from './defaults.js';
-export { selectorMatches, optionalSelectorMatches } from './selectors.js';
+export { selectorMatches, optionalSelectorMatches, SelectorIndex } from './selectors.js';
 export { durationToMs } from './duration.js';
 export { formatPath, pointerToSegments } from './path.js';
 export type { PathSegments } from './path.js';

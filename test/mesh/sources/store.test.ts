@@ -184,3 +184,21 @@ describe('ResourceStore', () => {
     assert.equal(state.get('VirtualNode', NS, 'blue')?.spec.meshRef?.name, 'm');
   });
 });
+
+describe('ResourceStore.snapshot', () => {
+  it('is built once per revision and rebuilt after a change', () => {
+    const store = new ResourceStore();
+    store.apply([
+      { apiVersion: API, kind: 'Mesh', metadata: { name: 'm' }, spec: { namespaceSelector: {} } },
+      node('blue'),
+    ]);
+    const first = store.snapshot();
+    assert.equal(store.snapshot(), first);
+    store.apply([node('blue')]);
+    assert.equal(store.snapshot(), first, 'identical content is not a change');
+    store.apply([node('green')]);
+    const second = store.snapshot();
+    assert.notEqual(second, first);
+    assert.ok(second.get('VirtualNode', NS, 'green'));
+  });
+});
