@@ -84,8 +84,12 @@ export class MeshModelError extends Error {
     this.name = 'MeshModelError';
     this.code = code;
   }
-  /** Brand check instead of prototype identity. */
+  /**
+   * `instanceof MeshModelError` checks a `Symbol.for` brand, so it holds across two loaded copies of this
+   * module; subclasses keep the ordinary prototype check so they never match each other.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== MeshModelError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
   get [BRAND](): true {

@@ -605,3 +605,16 @@ describe('schema limits and enums (§a tables): each row rejected with its field
     assert.equal(parseResourceOrThrow(mesh('m')).kind, 'Mesh');
   });
 });
+
+describe('errors', () => {
+  it('instanceof: the base matches every mesh/model error, a subclass only its own', async () => {
+    const { MeshModelError } = await import('../../../src/mesh/model/index.js');
+    const base = new MeshModelError('TM_ERR_X', 'x');
+    const invalid = new InvalidResourceError([]);
+    assert.ok(invalid instanceof MeshModelError);
+    assert.ok(invalid instanceof InvalidResourceError);
+    assert.ok(!(base instanceof InvalidResourceError));
+    assert.ok(!(new Error('x') instanceof MeshModelError));
+    assert.match(base.message, /^mesh\/model: x$/);
+  });
+});
