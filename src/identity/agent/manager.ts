@@ -447,6 +447,9 @@ export class AgentManager {
       // SNI must not be an IP address (RFC 6066); the server is authenticated by SPIFFE ID anyway.
       'grpc.ssl_target_name_override': this.#o.trustDomain.name,
       'grpc.keepalive_time_ms': 30_000,
+      // Reconnect soon after the server is back (grpc-js would back off up to 120 s by default).
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5000,
       'grpc.max_receive_message_length': 32 * 1024 * 1024,
     });
   }
