@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatIssue, type ValidationIssue } from '../../mesh/model/index.js';
-import { readManifests, ResourceStore } from '../../mesh/sources/index.js';
+import { formatIssue } from '../../mesh/model/index.js';
+import { validateManifests } from '../../mesh/sources/index.js';
 import { registerControlPlaneCommands } from './controlplane.js';
 
 /** Options of `mesh validate`. */
@@ -15,11 +15,6 @@ interface ValidateFlags {
   filename: string[];
   namespace: string;
   warnings: boolean;
-}
-
-/** Orders issues by file, then line, keeping discovery order otherwise. */
-function byLocation(a: ValidationIssue, b: ValidationIssue): number {
-  return (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0);
 }
 
 /** Shows paths under the working directory relative to it, as compilers do. */
@@ -33,20 +28,16 @@ function displayPath(file: string): string {
  * stdout (errors and, unless disabled, warnings), then a summary line.
  */
 async function validate(flags: ValidateFlags): Promise<number> {
-  const read = await readManifests(flags.filename);
-  const store = new ResourceStore({ parse: { defaultNamespace: flags.namespace } });
-  const applied = store.apply(read.documents);
-  const state = store.snapshot();
-  const issues = [...read.issues, ...applied.issues, ...state.issues]
+  const result = await validateManifests(flags.filename, { defaultNamespace: flags.namespace });
+  const issues = result.issues
     .filter((i) => flags.warnings || i.severity === 'error')
-    .map((i) => (i.file ? { ...i, file: displayPath(i.file) } : i))
-    .sort(byLocation);
+    .map((i) => (i.file ? { ...i, file: displayPath(i.file) } : i));
   for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
   const errors = issues.filter((i) => i.severity === 'error').length;
   const warnings = issues.length - errors;
-  const objects = store.list().length;
+  const objects = result.store.list().length;
   process.stdout.write(
-    `${errors === 0 ? 'valid' : 'invalid'}: ${read.files.length} file(s), ${objects} object(s), ${errors} error(s), ${warnings} warning(s)\n`,
+    `${errors === 0 ? 'valid' : 'invalid'}: ${result.files.length} file(s), ${objects} object(s), ${errors} error(s), ${warnings} warning(s)\n`,
   );
   return errors === 0 ? 0 : 1;
 }

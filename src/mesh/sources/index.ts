@@ -23,3 +23,5 @@ export type {
 } from './store.js';
 export { ManifestWatcher, loadManifestsInto } from './watch.js';
 export type { ReloadReport, ManifestWatcherOptions, ManifestWatcherEvents } from './watch.js';
+export { validateManifests } from './validate.js';
+export type { ManifestValidation } from './validate.js';
