@@ -403,7 +403,7 @@ http { access_log off; server { listen 127.0.0.1:${upstream}; keepalive_requests
         path.join(dir, 'haproxy.cfg'),
         `global
   nbthread 1
-  maxconn 10000
+  maxconn 4000
   ssl-default-bind-options ssl-min-ver TLSv1.3
   ssl-default-server-options ssl-min-ver TLSv1.3
 defaults

@@ -232,6 +232,7 @@ export class ActiveListener {
       if (!secured) ssl.connectionError.value++;
       t.destroy();
     });
+    t.setNoDelay(true);
     t.setTimeout(HANDSHAKE_TIMEOUT_MS, () => t.destroy());
     t.once('secure', () => {
       secured = true;
