@@ -6,15 +6,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { formatIssue } from '../../../src/mesh/model/index.js';
-import { readManifests, ResourceStore } from '../../../src/mesh/sources/index.js';
+import { validateManifests } from '../../../src/mesh/sources/index.js';
 import { repoRoot } from '../../support/cli.js';
 
 async function load(name: string) {
-  const read = await readManifests([join(repoRoot, 'test/fixtures/mesh', name)]);
-  const store = new ResourceStore();
-  const applied = store.apply(read.documents);
-  const state = store.snapshot();
-  const issues = [...read.issues, ...applied.issues, ...state.issues];
+  const { state, store, issues, errorCount } = await validateManifests([
+    join(repoRoot, 'test/fixtures/mesh', name),
+  ]);
+  assert.equal(errorCount, issues.filter((i) => i.severity === 'error').length);
   return { state, store, issues };
 }
 
