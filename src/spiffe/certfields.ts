@@ -83,7 +83,14 @@ export function decodeOid(bytes: Uint8Array): string {
 }
 
 function parseExtensions(buf: Buffer, container: Tlv): Extension[] {
-  const list = expectTlv(buf, container.start, tag.sequence, container.end);
+  return parseExtensionList(buf, expectTlv(buf, container.start, tag.sequence, container.end));
+}
+
+/**
+ * Parses `Extensions ::= SEQUENCE OF Extension` (RFC 5280 §4.1; also a PKCS#10 extensionRequest value).
+ * @throws DerError on malformed input or a duplicate extension.
+ */
+export function parseExtensionList(buf: Buffer, list: Tlv): Extension[] {
   const out: Extension[] = [];
   const seen = new Set<string>();
   for (const ext of children(buf, list)) {
@@ -116,6 +123,19 @@ function readBitMask(buf: Buffer): number {
   return mask;
 }
 
+/**
+ * Appends the URI and DNS names of a subjectAltName extension value (GeneralNames) to `out`.
+ * @throws DerError on malformed input.
+ */
+export function readSubjectAltNames(v: Buffer, out: { uris: string[]; dnsNames: string[] }): void {
+  const seq = expectTlv(v, 0, tag.sequence);
+  for (const name of children(v, seq)) {
+    // GeneralName [6] uniformResourceIdentifier and [2] dNSName, IMPLICIT IA5String.
+    if (name.tag === 0x86) out.uris.push(valueOf(v, name).toString('latin1'));
+    else if (name.tag === 0x82) out.dnsNames.push(valueOf(v, name).toString('latin1'));
+  }
+}
+
 function decodeExtensions(f: CertFields): void {
   for (const ext of f.extensions) {
     const v = ext.value;
@@ -145,15 +165,9 @@ function decodeExtensions(f: CertFields): void {
         });
         break;
       }
-      case extensionOid.subjectAltName: {
-        const seq = expectTlv(v, 0, tag.sequence);
-        for (const name of children(v, seq)) {
-          // GeneralName [6] uniformResourceIdentifier and [2] dNSName, IMPLICIT IA5String.
-          if (name.tag === 0x86) f.uris.push(valueOf(v, name).toString('latin1'));
-          else if (name.tag === 0x82) f.dnsNames.push(valueOf(v, name).toString('latin1'));
-        }
+      case extensionOid.subjectAltName:
+        readSubjectAltNames(v, f);
         break;
-      }
       case extensionOid.subjectKeyIdentifier:
         f.subjectKeyId = valueOf(v, expectTlv(v, 0, tag.octetString));
         break;

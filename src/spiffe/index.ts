@@ -14,7 +14,7 @@ export {
 } from './errors.js';
 export { TrustDomain, SpiffeId, maxTrustDomainLength, maxTrustDomainLabelLength } from './id.js';
 export { generateKeyPair, parsePrivateKey, spkiDer, type KeyPair } from './keys.js';
-export { createCsr, parseCsr, type ParsedCsr } from './csr.js';
+export { createCsr, parseCsr, parseCsrSync, type ParsedCsr } from './csr.js';
 export { parseCertificates, certificatesToPem, certificatesToDer } from './pem.js';
 export {
   mintX509Svid,

@@ -6,10 +6,11 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  type JsonWebKey,
   type KeyObject,
   type webcrypto,
 } from 'node:crypto';
-import { bitString, nullValue, oid, sequence } from './der.js';
+import { bitString, children, DerError, expectTlv, nullValue, oid, sequence, tag, valueOf } from './der.js';
 import { CertificateError } from './errors.js';
 
 /** A private key with its public half. */
@@ -157,4 +158,47 @@ export function spkiDer(key: KeyObject): Buffer {
   }
   spkiCache.set(key, spki);
   return spki;
+}
+
+const curveByOidHex = new Map(Object.entries(curveOids).map(([crv, o]) => [o.toString('hex'), crv]));
+const coordinateBytes: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 };
+
+/**
+ * A public KeyObject from DER SubjectPublicKeyInfo. EC keys on named curves are imported through their JWK
+ * form, about twice as fast as OpenSSL 3's SPKI decoder (the point is still checked to be on the curve).
+ * @throws CertificateError (rule `invalid-key`) when the bytes are not a usable public key.
+ */
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  const buf = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  try {
+    const jwk = ecJwkFromSpki(buf);
+    return jwk
+      ? createPublicKey({ key: jwk, format: 'jwk' })
+      : createPublicKey({ key: buf, format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new CertificateError('invalid-key', `public key does not import: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The JWK of an uncompressed EC point on P-256/384/521, or undefined for any other key. */
+function ecJwkFromSpki(buf: Buffer): JsonWebKey | undefined {
+  const outer = expectTlv(buf, 0, tag.sequence);
+  if (outer.end !== buf.length) throw new DerError('trailing data after SubjectPublicKeyInfo');
+  const [alg, bits] = children(buf, outer);
+  if (!alg || alg.tag !== tag.sequence || !bits || bits.tag !== tag.bitString) return undefined;
+  const [algOid, curveOid] = children(buf, alg);
+  if (!algOid || !curveOid || curveOid.tag !== tag.oid) return undefined;
+  if (!buf.subarray(algOid.offset, algOid.end).equals(ecPublicKeyOid)) return undefined;
+  const crv = curveByOidHex.get(buf.subarray(curveOid.offset, curveOid.end).toString('hex'));
+  const n = crv === undefined ? undefined : coordinateBytes[crv];
+  const point = valueOf(buf, bits);
+  if (!crv || !n || point.length !== 2 + 2 * n || point[0] !== 0 || point[1] !== 4) return undefined;
+  return {
+    kty: 'EC',
+    crv,
+    x: point.subarray(2, 2 + n).toString('base64url'),
+    y: point.subarray(2 + n).toString('base64url'),
+  };
 }

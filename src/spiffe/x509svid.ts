@@ -7,7 +7,7 @@ import { certFields, extensionOid, keyUsage, type CertFields } from './certfield
 import type { X509BundleSource } from './bundle.js';
 import { X509SvidError } from './errors.js';
 import { SpiffeId } from './id.js';
-import { parsePrivateKey, spkiDer } from './keys.js';
+import { parsePrivateKey, publicKeyFromSpki, spkiDer } from './keys.js';
 import { certificatesToDer, certificatesToPem, parseCertificates } from './pem.js';
 
 /** Longest chain (leaf + intermediates) accepted, to bound path building. */
@@ -81,7 +81,7 @@ const publicKeys = new WeakMap<X509Certificate, KeyObject>();
 function publicKeyOf(cert: X509Certificate): KeyObject {
   let key = publicKeys.get(cert);
   if (!key) {
-    key = cert.publicKey;
+    key = publicKeyFromSpki(certFields(cert).spkiDer);
     publicKeys.set(cert, key);
   }
   return key;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createCsr, CsrError, generateKeyPair, parseCsr, SpiffeId } from '../../src/spiffe/index.js';
@@ -29,6 +29,49 @@ describe('CSR', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+  it('parses a CSR made by openssl (an independent encoder)', async () => {
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.dir, 'req.der');
+      const r = openssl([
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(tmp.dir, 'key.pem'),
+        '-subj',
+        '/CN=agent',
+        '-addext',
+        `subjectAltName=URI:${id.toString()},DNS:a.example.org`,
+        '-outform',
+        'DER',
+        '-out',
+        out,
+      ]);
+      assert.equal(r.status, 0, r.output);
+      const parsed = await parseCsr(readFileSync(out));
+      assert.deepEqual(parsed.uris, [id.toString()]);
+      assert.deepEqual(parsed.dnsNames, ['a.example.org']);
+      assert.ok(parsed.publicKey.equals(createPublicKey(readFileSync(join(tmp.dir, 'key.pem'), 'utf8'))));
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  it('malformed: a public key point that is not on the curve', async () => {
+    const der = Buffer.from(await createCsr(generateKeyPair()));
+    const spki = generateKeyPair().publicKey.export({ type: 'spki', format: 'der' });
+    const at = der.indexOf(spki.subarray(0, 27));
+    assert.ok(at > 0);
+    der[at + 60] = der[at + 60]! ^ 0xff;
+    await assert.rejects(
+      parseCsr(der),
+      (err: unknown) => err instanceof CsrError && err.rule === 'malformed',
+    );
   });
   it('accepts a CSR without SANs (SPIRE workload CSRs)', async () => {
     const parsed = await parseCsr(await createCsr(generateKeyPair()));
