@@ -1,8 +1,8 @@
 /**
  * `trustmesh up`: the local runtime as one foreground process. Order: preflight (root, tools),
  * cleanup of a crashed previous run, host network (bridge, Service chains), identity server,
- * agent, control plane, the pod view and control API, then the manifests and the registration
- * script. Ctrl-C, SIGTERM or `trustmesh down` tear everything down.
+ * agent, control plane, the pod view and control API, the registration script (`register.sh`
+ * beside the manifests), then the manifests. Ctrl-C, SIGTERM or `trustmesh down` tear everything down.
  */
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -141,14 +141,15 @@ export class LocalRuntime {
         await serveControl((req) => handleControl(rt, req), controlSocketPath(options.stateDir)),
       );
 
-      log(`• applying ${manifests.docs.length} objects from ${options.paths.join(' ')}`);
-      await cluster.apply(manifests.docs, manifests.images, (line) => log(`  ${line}`));
-      cluster.start();
+      // As in the seed: registration entries first, then the apps, so sidecars get SVIDs at once.
       if (options.withMesh !== false)
         for (const dir of manifests.dirs) {
           const script = path.join(dir, 'register.sh');
           if (existsSync(script)) await rt.runRegistration(script);
         }
+      log(`• applying ${manifests.docs.length} objects from ${options.paths.join(' ')}`);
+      await cluster.apply(manifests.docs, manifests.images, (line) => log(`  ${line}`));
+      cluster.start();
     } catch (err) {
       await rt.down();
       throw err;

@@ -88,24 +88,49 @@ export interface Daemon {
   process: ContainerProcess;
 }
 
-function startDaemon(
+/**
+ * Starts `trustmesh <args…>` as a host daemon and waits until `ready()` holds. If the daemon
+ * exits first, or is not ready within 60 s, it is stopped and a {@link RuntimeError} names its
+ * log file.
+ */
+async function startDaemon(
   o: SystemOptions,
   name: string,
+  what: string,
   args: string[],
-  env: Record<string, string> = {},
-): Daemon {
+  ready: () => Promise<boolean> | boolean,
+): Promise<Daemon> {
   const proc = new ContainerProcess(
     {
       id: `system/${name}`,
       netns: null,
       argv: [...o.selfArgv, ...args],
       cwd: PACKAGE_ROOT,
-      env: { ...(process.env as Record<string, string>), ...env },
+      env: { ...(process.env as Record<string, string>) },
       logFile: path.join(systemPaths(o.stateDir).logDir, `${name}.log`),
     },
     o.state,
   );
   proc.start();
+  try {
+    await waitFor(
+      what,
+      () => {
+        if (proc.lastExit !== null)
+          throw new RuntimeError(
+            'TM_ERR_RUNTIME_DAEMON',
+            `${what} exited (${proc.lastExit}); see ${proc.spec.logFile}`,
+          );
+        return ready();
+      },
+      60_000,
+    );
+  } catch (err) {
+    await proc.stop();
+    throw err instanceof RuntimeError && err.code === 'TM_ERR_RUNTIME_TIMEOUT'
+      ? new RuntimeError(err.code, `${err.message.replace(/^runtime: /, '')}; see ${proc.spec.logFile}`)
+      : err;
+  }
   return { name, process: proc };
 }
 
@@ -192,19 +217,19 @@ export async function startIdentityServer(
   };
   const configFile = path.join(dir, 'server.json');
   await writeFile(configFile, JSON.stringify(config, null, 2));
-  const daemon = startDaemon(o, 'identity-server', ['server', 'run', '-config', configFile]);
-  await waitFor('the identity server', async () => {
-    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
-      throw new RuntimeError(
-        'TM_ERR_RUNTIME_DAEMON',
-        `the identity server exited; see ${daemon.process.spec.logFile}`,
-      );
-    if (!existsSync(p.serverSocket)) return false;
-    const r = await run([...o.selfArgv, 'server', 'healthcheck', '-socketPath', p.serverSocket], {
-      allowFailure: true,
-    });
-    return /healthy/i.test(r.stdout) && !/unhealthy/i.test(r.stdout);
-  });
+  const daemon = await startDaemon(
+    o,
+    'identity-server',
+    'the identity server',
+    ['server', 'run', '-config', configFile],
+    async () => {
+      if (!existsSync(p.serverSocket)) return false;
+      const r = await run([...o.selfArgv, 'server', 'healthcheck', '-socketPath', p.serverSocket], {
+        allowFailure: true,
+      });
+      return /healthy/i.test(r.stdout) && !/unhealthy/i.test(r.stdout);
+    },
+  );
   return { daemon, port };
 }
 
@@ -249,15 +274,13 @@ export async function startAgent(
   };
   const configFile = path.join(dir, 'agent.json');
   await writeFile(configFile, JSON.stringify(config, null, 2));
-  const daemon = startDaemon(o, 'identity-agent', ['agent', 'run', '-config', configFile]);
-  await waitFor('the identity agent', () => {
-    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
-      throw new RuntimeError(
-        'TM_ERR_RUNTIME_DAEMON',
-        `the identity agent exited; see ${daemon.process.spec.logFile}`,
-      );
-    return existsSync(p.agentSocket);
-  });
+  const daemon = await startDaemon(
+    o,
+    'identity-agent',
+    'the identity agent',
+    ['agent', 'run', '-config', configFile],
+    () => existsSync(p.agentSocket),
+  );
   // Envoy runs as uid 1337 and must reach the socket, as SPIRE's hostPath socket allows.
   await chmod(p.agentSocket, 0o777);
   return daemon;
@@ -270,22 +293,13 @@ export async function startAgent(
 export async function startControlPlane(o: SystemOptions): Promise<Daemon> {
   const p = systemPaths(o.stateDir);
   await mkdir(p.meshDir, { recursive: true });
-  const daemon = startDaemon(o, 'control-plane', [
-    'controlplane',
-    'run',
-    '-f',
-    p.meshDir,
-    '--listen',
-    `unix://${p.xdsSocket}`,
-  ]);
-  await waitFor('the control plane', () => {
-    if (daemon.process.lastExit !== null && daemon.process.pid === undefined)
-      throw new RuntimeError(
-        'TM_ERR_RUNTIME_DAEMON',
-        `the control plane exited; see ${daemon.process.spec.logFile}`,
-      );
-    return existsSync(p.xdsSocket);
-  });
+  const daemon = await startDaemon(
+    o,
+    'control-plane',
+    'the control plane',
+    ['controlplane', 'run', '-f', p.meshDir, '--listen', `unix://${p.xdsSocket}`],
+    () => existsSync(p.xdsSocket),
+  );
   await chmod(p.xdsSocket, 0o777);
   return daemon;
 }
