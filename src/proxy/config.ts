@@ -7,6 +7,7 @@
  * (Listener + filter chains + tls_inspector, http_connection_manager, tcp_proxy, RouteConfiguration,
  * Cluster (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST), ClusterLoadAssignment, Secret).
  */
+import fs from 'node:fs';
 import { ConfigError } from './errors.js';
 
 /** Envoy type URLs of the resources this proxy consumes. */
@@ -125,6 +126,8 @@ export interface RouteConfigEntry {
         idleTimeoutMs: number;
         retry: RetryPolicyConfig | undefined;
         prefixRewrite: string | undefined;
+        /** regex_rewrite: every match of `pattern` in the path (query excluded) → `substitution`. */
+        regexRewrite: { pattern: RegExp; substitution: string } | undefined;
         hostRewrite: string | undefined;
       }
     | { kind: 'direct_response'; status: number; body: string }
@@ -478,7 +481,7 @@ function validationContext(
 }
 
 /** Parses an Envoy `tls.v3.Secret` resource. Throws ConfigError. */
-export function parseSecret(raw: unknown, readFile: (f: string) => string = unreadable): SecretConfig {
+export function parseSecret(raw: unknown, readFile: (f: string) => string = readDataFile): SecretConfig {
   const v = normalizeKeys(raw) as Json;
   const p = new Problems();
   const name = str(v.name) ?? '';
@@ -727,6 +730,22 @@ function routeEntry(r: Json, path: string, p: Problems): RouteConfigEntry | unde
         idleTimeoutMs: p.try(`${path}.route.idle_timeout`, () => durationMs(a.idle_timeout, 0), 0),
         retry: retryPolicy(obj(a.retry_policy), `${path}.route.retry_policy`, p),
         prefixRewrite: typeof a.prefix_rewrite === 'string' ? a.prefix_rewrite : undefined,
+        regexRewrite: a.regex_rewrite
+          ? p.try(
+              `${path}.route.regex_rewrite`,
+              () => {
+                const rr = obj(a.regex_rewrite);
+                const re = String(obj(rr.pattern).regex ?? '');
+                compileRegex(re);
+                // Envoy substitutes \1-style groups; JS uses $1.
+                return {
+                  pattern: new RegExp(re, 'gu'),
+                  substitution: String(rr.substitution ?? '').replace(/\\(\d)/g, '$$$1'),
+                };
+              },
+              undefined,
+            )
+          : undefined,
         hostRewrite: str(a.host_rewrite_literal),
       },
     };
@@ -739,7 +758,7 @@ function routeEntry(r: Json, path: string, p: Problems): RouteConfigEntry | unde
       action: {
         kind: 'direct_response',
         status: Number(d.status ?? 200),
-        body: dataSource(d.body, unreadable) ?? '',
+        body: dataSource(d.body, readDataFile) ?? '',
       },
     };
   }
@@ -920,7 +939,7 @@ function filterChain(
 }
 
 /** Parses an Envoy Listener. `readFile` resolves DataSource filenames (static bootstrap only). */
-export function parseListener(raw: unknown, readFile: (f: string) => string = unreadable): ListenerConfig {
+export function parseListener(raw: unknown, readFile: (f: string) => string = readDataFile): ListenerConfig {
   const v = normalizeKeys(raw) as Json;
   const p = new Problems();
   const name = str(v.name) ?? '';
@@ -1003,7 +1022,7 @@ export function parseLoadAssignment(raw: unknown): LoadAssignmentConfig {
 }
 
 /** Parses an Envoy Cluster. */
-export function parseCluster(raw: unknown, readFile: (f: string) => string = unreadable): ClusterConfig {
+export function parseCluster(raw: unknown, readFile: (f: string) => string = readDataFile): ClusterConfig {
   const v = normalizeKeys(raw) as Json;
   const p = new Problems();
   const name = str(v.name) ?? '';
@@ -1028,9 +1047,10 @@ export function parseCluster(raw: unknown, readFile: (f: string) => string = unr
   const healthChecks = arr(v.health_checks).map((h, i): HealthCheckConfig => {
     const path = `health_checks[${i}]`;
     const hh = obj(h.http_health_check);
+    // grpc_health_check is approximated by a connect check (the upstream accepts connections).
     const kind = h.http_health_check ? 'http' : 'tcp';
-    if (!h.http_health_check && !h.tcp_health_check)
-      p.add(path, 'only http_health_check and tcp_health_check are supported');
+    if (!h.http_health_check && !h.tcp_health_check && !h.grpc_health_check)
+      p.add(path, 'only http_health_check, tcp_health_check and grpc_health_check are supported');
     const expected = arr(hh.expected_statuses).map(
       (r) => [Number(r.start), Number(r.end)] as [number, number],
     );
@@ -1130,6 +1150,15 @@ export function parseBootstrap(raw: unknown, readFile: (f: string) => string): B
   };
 }
 
-function unreadable(path: string): string {
-  throw new TypeError(`DataSource filename ${JSON.stringify(path)} is not allowed in dynamic resources`);
+/** Reads a DataSource `filename` from the proxy's filesystem, as Envoy does for static and
+ * dynamic resources alike (App Mesh file-based TLS). Errors name the file. */
+function readDataFile(path: string): string {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TypeError(
+      `cannot read DataSource filename ${JSON.stringify(path)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
 }

@@ -337,6 +337,13 @@ class Forward {
     let path = rr.path;
     if (action.prefixRewrite !== undefined && route.match.path.kind === 'prefix')
       path = action.prefixRewrite + path.slice(route.match.path.value.length);
+    else if (action.regexRewrite) {
+      const q = path.indexOf('?');
+      const bare = q < 0 ? path : path.slice(0, q);
+      path =
+        bare.replace(action.regexRewrite.pattern, action.regexRewrite.substitution) +
+        (q < 0 ? '' : path.slice(q));
+    }
     this.#path = path.startsWith('/') ? path : `/${path}`;
     this.#upHeaders = upstreamHeaders(req, action.hostRewrite ?? rr.authority, info);
   }

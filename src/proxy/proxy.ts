@@ -209,6 +209,11 @@ export class Proxy implements AdminSource {
   /** LDS state of the world: validates all listeners, binds/updates them. Rejects with ConfigError
    * when a listener cannot be parsed or bound. */
   async applyListeners(resources: unknown[], version: string): Promise<void> {
+    // API listeners configure proxyless gRPC clients, not a sidecar: Envoy ignores them too.
+    resources = resources.filter((r) => {
+      const o = r as Record<string, unknown>;
+      return o.api_listener === undefined && o.apiListener === undefined;
+    });
     const parsed: ListenerConfig[] = this.#parseAll(
       resources,
       (r) => parseListener(r),

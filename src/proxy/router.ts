@@ -126,6 +126,7 @@ function trivialCluster(config: RouteConfiguration): string | undefined {
     a.clusters.length !== 1 ||
     a.retry ||
     a.prefixRewrite !== undefined ||
+    a.regexRewrite !== undefined ||
     a.hostRewrite !== undefined ||
     a.timeoutExplicit
   )
