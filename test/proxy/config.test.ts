@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runTrustmesh } from '../support/cli.js';
 import {
   ConfigError,
   RouteTable,
@@ -245,4 +246,16 @@ test('the L4 fast path is offered only for a trivial route table', () => {
     undefined,
     'path match',
   );
+});
+
+test('`trustmesh proxy run` without a node id or config says what to set', async () => {
+  const env = { ...process.env };
+  delete env.APPMESH_RESOURCE_ARN;
+  delete env.APPMESH_VIRTUAL_NODE_NAME;
+  const r = await runTrustmesh(['proxy', 'run', '--admin-port', '0'], { env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /node id: set --node-id, APPMESH_RESOURCE_ARN or APPMESH_VIRTUAL_NODE_NAME/);
+  const n = await runTrustmesh(['proxy', 'run', '--node-id', 'x', '--admin-port', '0'], { env });
+  assert.equal(n.code, 1);
+  assert.match(n.stderr, /--xds <unix:\/\/\/path \| host:port> or --config <bootstrap>/);
 });
