@@ -19,6 +19,7 @@ import type {
 import { DEFAULT_PER_REQUEST_TIMEOUT_MS } from '../model/index.js';
 import { TypeUrl, type JsonObject, type ResourcesByType } from '../xds/index.js';
 import { UnknownNodeError, type CompileIssue, type CompileIssueCode } from './errors.js';
+import { TrackedState } from './tracked-state.js';
 import {
   T,
   accessLogs,
@@ -107,6 +108,8 @@ export interface NodeConfig {
   listeners: JsonObject[];
   routeConfigurations: JsonObject[];
   issues: CompileIssue[];
+  /** Dependency keys of every object read to compile this node (see `tracked-state.ts`). */
+  reads: ReadonlySet<string>;
 }
 
 /** A {@link NodeConfig} as the snapshot cache takes it (type URL → resources). */
@@ -138,10 +141,18 @@ export function meshNodeIds(state: MeshState): string[] {
   return ids;
 }
 
-/** Compiles every node of the mesh; see {@link compileNode}. */
-export function compileMesh(state: MeshState, options: CompileOptions = {}): Map<string, NodeConfig> {
+/**
+ * Compiles every node of the mesh (or only `only` among them; ids not in the mesh are skipped); see
+ * {@link compileNode}.
+ */
+export function compileMesh(
+  state: MeshState,
+  options: CompileOptions = {},
+  only?: ReadonlySet<string>,
+): Map<string, NodeConfig> {
   const out = new Map<string, NodeConfig>();
-  for (const id of meshNodeIds(state)) out.set(id, compileNode(state, id, options));
+  for (const id of meshNodeIds(state))
+    if (!only || only.has(id)) out.set(id, compileNode(state, id, options));
   return out;
 }
 
@@ -154,20 +165,21 @@ export function compileMesh(state: MeshState, options: CompileOptions = {}): Map
 export function compileNode(state: MeshState, nodeId: string, options: CompileOptions = {}): NodeConfig {
   const id = parseNodeId(nodeId);
   if (!id) throw new UnknownNodeError(nodeId, 'expected mesh/<mesh>/virtualNode|virtualGateway/<awsName>');
-  const mesh = state.meshByAwsName(id.mesh);
+  const tracked = new TrackedState(state);
+  const mesh = tracked.meshByAwsName(id.mesh);
   if (!mesh) throw new UnknownNodeError(nodeId, `no mesh with awsName ${id.mesh}`);
-  const ctx = new NodeCompiler(state, nodeId, id.mesh, options);
+  const ctx = new NodeCompiler(tracked, nodeId, id.mesh, options);
   if (id.kind === 'virtualNode') {
-    const vn = state.byAwsName('VirtualNode', id.mesh, id.name);
+    const vn = tracked.byAwsName('VirtualNode', id.mesh, id.name);
     if (!vn) throw new UnknownNodeError(nodeId, `no virtual node with awsName ${id.name} in mesh ${id.mesh}`);
     ctx.compileVirtualNode(vn);
   } else {
-    const vg = state.byAwsName('VirtualGateway', id.mesh, id.name);
+    const vg = tracked.byAwsName('VirtualGateway', id.mesh, id.name);
     if (!vg)
       throw new UnknownNodeError(nodeId, `no virtual gateway with awsName ${id.name} in mesh ${id.mesh}`);
     ctx.compileVirtualGateway(vg);
   }
-  return ctx.result();
+  return { ...ctx.result(), reads: tracked.reads };
 }
 
 const routeTypeOfProtocol = {
@@ -205,7 +217,7 @@ interface EgressPort {
 
 /** State of one node's compilation. */
 class NodeCompiler {
-  readonly #state: MeshState;
+  readonly #state: TrackedState;
   readonly #nodeId: string;
   readonly #mesh: string;
   readonly #options: CompileOptions;
@@ -216,14 +228,14 @@ class NodeCompiler {
   readonly #issues: CompileIssue[] = [];
   readonly #egressPorts = new Map<number, EgressPort>();
 
-  constructor(state: MeshState, nodeId: string, mesh: string, options: CompileOptions) {
+  constructor(state: TrackedState, nodeId: string, mesh: string, options: CompileOptions) {
     this.#state = state;
     this.#nodeId = nodeId;
     this.#mesh = mesh;
     this.#options = options;
   }
 
-  result(): NodeConfig {
+  result(): Omit<NodeConfig, 'reads'> {
     return {
       nodeId: this.#nodeId,
       clusters: [...this.#clusters.values()],

@@ -101,4 +101,10 @@ export type { ProxyNodeId } from './names.js';
 export { CompileError, UnknownNodeError } from './errors.js';
 export type { CompileIssue, CompileIssueCode } from './errors.js';
 export { ControlPlane } from './control-plane.js';
-export type { ControlPlaneOptions, ControlPlaneEvents, CompileReport, MeshSource } from './control-plane.js';
+export type {
+  ControlPlaneOptions,
+  ControlPlaneEvents,
+  CompileReport,
+  MeshSource,
+  MeshSourceChange,
+} from './control-plane.js';

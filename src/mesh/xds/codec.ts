@@ -50,16 +50,26 @@ function requireType(typeUrl: string): protobuf.Type {
  * Encodes one resource given in proto3 JSON shape with its `"@type"` (e.g. a Listener) into an Any.
  * Throws {@link ResourceEncodingError} (bad field) or {@link UnknownTypeUrlError}.
  */
-export function encodeAny(resource: JsonObject): AnyMessage {
+export function encodeAny(resource: JsonObject, options: EncodeOptions = {}): AnyMessage {
   const typeUrl = resource['@type'];
   if (typeof typeUrl !== 'string') throw new ResourceEncodingError('', 'missing "@type"');
   const type = requireType(typeUrl);
-  return { type_url: typeUrl, value: encodeMessage(type, resource, '') };
+  return { type_url: typeUrl, value: encodeMessage(type, resource, '', options.verify ?? true) };
+}
+
+/** Options of {@link encodeAny}. */
+export interface EncodeOptions {
+  /**
+   * Also run protobufjs `verify` on the built message (default true). The JSON → message conversion
+   * already rejects unknown fields, wrong scalars and unknown enums; the snapshot cache skips the second
+   * check on its hot path.
+   */
+  verify?: boolean;
 }
 
 /** Encodes a proto3-JSON object as the message `typeUrlOrName` (`"@type"` on the object is ignored). */
 export function encodeMessageJson(typeUrlOrName: string, json: JsonObject): Uint8Array {
-  return encodeMessage(requireType(typeUrlOrName), json, '');
+  return encodeMessage(requireType(typeUrlOrName), json, '', true);
 }
 
 /**
@@ -71,11 +81,86 @@ export function decodeAny(any: AnyMessage): JsonObject {
   return { '@type': any.type_url, ...messageToJson(type, type.decode(any.value)) };
 }
 
-function encodeMessage(type: protobuf.Type, json: JsonObject, path: string): Uint8Array {
-  const plain = jsonToPlain(type, json, path);
+/**
+ * Encodings of repeated sub-messages (routes, virtual hosts, filter chains…) by type and JSON text.
+ * Proxies share most of them (every client of a router gets the same routes), and an edit changes few,
+ * so the hot path encodes each distinct element once. Two generations bound the memory.
+ */
+const elementMemo = { current: new Map<string, Uint8Array>(), previous: new Map<string, Uint8Array>() };
+const ELEMENT_MEMO_LIMIT = 100_000;
+
+function memoizedElement(key: string, encode: () => Uint8Array): Uint8Array {
+  let bytes = elementMemo.current.get(key);
+  if (bytes) return bytes;
+  bytes = elementMemo.previous.get(key) ?? encode();
+  if (elementMemo.current.size >= ELEMENT_MEMO_LIMIT) {
+    elementMemo.previous = elementMemo.current;
+    elementMemo.current = new Map();
+  }
+  elementMemo.current.set(key, bytes);
+  return bytes;
+}
+
+function isSplittable(field: protobuf.Field): boolean {
+  return (
+    field.repeated && !(field instanceof protobuf.MapField) && field.resolvedType instanceof protobuf.Type
+  );
+}
+
+/**
+ * Fast path (no `verify`): repeated message fields are encoded element by element through the memo and
+ * appended to the encoding of the rest; protobuf allows fields in any order and repeated elements to be
+ * written one by one, so the bytes decode to the same message.
+ */
+function encodeMessageSplit(type: protobuf.Type, json: JsonObject, path: string): Uint8Array {
+  const rest: JsonObject = {};
+  const writer = protobuf.Writer.create();
+  for (const [key, value] of Object.entries(json)) {
+    const field = key === '@type' ? undefined : fieldByJsonKey(type, key);
+    field?.resolve();
+    if (!field || !isSplittable(field) || !Array.isArray(value)) {
+      rest[key] = value;
+      continue;
+    }
+    const elementType = field.resolvedType as protobuf.Type;
+    const special = elementType.fullName.startsWith('.google.protobuf.');
+    value.forEach((element, i) => {
+      const elementPath = `${path ? `${path}.` : ''}${key}[${i}]`;
+      const bytes = memoizedElement(`${elementType.fullName}\0${JSON.stringify(element)}`, () =>
+        special
+          ? elementType
+              .encode(
+                elementType.fromObject(
+                  messageValueToPlain(elementType, element, elementPath, false) as object,
+                ),
+              )
+              .finish()
+          : encodeMessage(elementType, element as JsonObject, elementPath, false),
+      );
+      writer.uint32((field.id << 3) | 2).bytes(bytes);
+    });
+  }
+  const base = type.encode(type.fromObject(jsonToPlain(type, rest, path, false))).finish();
+  const tail = writer.finish();
+  if (tail.length === 0) return base;
+  const out = new Uint8Array(base.length + tail.length);
+  out.set(base, 0);
+  out.set(tail, base.length);
+  return out;
+}
+
+function encodeMessage(type: protobuf.Type, json: JsonObject, path: string, verify: boolean): Uint8Array {
+  if (!verify) {
+    if (!isObject(json))
+      throw new ResourceEncodingError(path, `expected an object for ${type.fullName.slice(1)}`);
+    return encodeMessageSplit(type, json, path);
+  }
+  const plain = jsonToPlain(type, json, path, verify);
   const message = type.fromObject(plain);
-  const problem = type.verify(message);
-  if (problem) throw new ResourceEncodingError(path, `${type.fullName.slice(1)}: ${problem}`);
+  if (verify) {
+    const problem = type.verify(message);
+    if (problem) throw new ResourceEncodingError(path, `${type.fullName.slice(1)}: ${problem}`);
+  }
   return type.encode(message).finish();
 }
 
@@ -92,7 +177,12 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /** Converts proto3 JSON of message `type` into the plain-object form protobufjs' `fromObject` takes. */
-function jsonToPlain(type: protobuf.Type, json: JsonValue, path: string): Record<string, unknown> {
+function jsonToPlain(
+  type: protobuf.Type,
+  json: JsonValue,
+  path: string,
+  verify: boolean,
+): Record<string, unknown> {
   if (!isObject(json))
     throw new ResourceEncodingError(path, `expected an object for ${type.fullName.slice(1)}`);
   const out: Record<string, unknown> = {};
@@ -106,21 +196,22 @@ function jsonToPlain(type: protobuf.Type, json: JsonValue, path: string): Record
     if (field instanceof protobuf.MapField) {
       if (!isObject(value)) throw new ResourceEncodingError(fieldPath, 'expected an object (map)');
       const map: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) map[k] = valueToPlain(field, v, `${fieldPath}.${k}`);
+      for (const [k, v] of Object.entries(value))
+        map[k] = valueToPlain(field, v, `${fieldPath}.${k}`, verify);
       out[field.name] = map;
     } else if (field.repeated) {
       if (!Array.isArray(value)) throw new ResourceEncodingError(fieldPath, 'expected an array');
-      out[field.name] = value.map((v, i) => valueToPlain(field, v, `${fieldPath}[${i}]`));
+      out[field.name] = value.map((v, i) => valueToPlain(field, v, `${fieldPath}[${i}]`, verify));
     } else {
-      out[field.name] = valueToPlain(field, value, fieldPath);
+      out[field.name] = valueToPlain(field, value, fieldPath, verify);
     }
   }
   return out;
 }
 
-function valueToPlain(field: protobuf.Field, value: JsonValue, path: string): unknown {
+function valueToPlain(field: protobuf.Field, value: JsonValue, path: string, verify: boolean): unknown {
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return messageValueToPlain(resolved, value, path);
+  if (resolved instanceof protobuf.Type) return messageValueToPlain(resolved, value, path, verify);
   if (resolved instanceof protobuf.Enum) {
     if (typeof value === 'string' && value in resolved.values) return value;
     if (typeof value === 'number' && Object.values(resolved.values).includes(value)) return value;
@@ -169,14 +260,14 @@ function scalarToPlain(scalar: string, value: JsonValue, path: string): unknown 
   throw new ResourceEncodingError(path, `${JSON.stringify(value)} is not a valid ${scalar}`);
 }
 
-function messageValueToPlain(type: protobuf.Type, value: JsonValue, path: string): unknown {
+function messageValueToPlain(type: protobuf.Type, value: JsonValue, path: string, verify: boolean): unknown {
   const name = type.fullName;
   if (name === '.google.protobuf.Any') {
     if (!isObject(value) || typeof value['@type'] !== 'string')
       throw new ResourceEncodingError(path, 'an Any needs "@type"');
     const inner = lookupMessageType(value['@type']);
     if (!inner) throw new ResourceEncodingError(path, `unknown "@type" ${value['@type']}`);
-    return { type_url: value['@type'], value: encodeMessage(inner, value, path) };
+    return { type_url: value['@type'], value: encodeMessage(inner, value, path, verify) };
   }
   if (name === '.google.protobuf.Duration') {
     if (typeof value !== 'string')
@@ -197,7 +288,7 @@ function messageValueToPlain(type: protobuf.Type, value: JsonValue, path: string
       throw new ResourceEncodingError(path, 'Empty is {}');
     return {};
   }
-  return jsonToPlain(type, value, path);
+  return jsonToPlain(type, value, path, verify);
 }
 
 function structToPlain(value: JsonObject): unknown {

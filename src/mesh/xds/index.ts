@@ -3,7 +3,7 @@
  * per-node snapshot cache, and the codec between Envoy resources in proto3 JSON shape and wire bytes.
  */
 export { encodeAny, decodeAny, encodeMessageJson, typeUrlOf } from './codec.js';
-export type { AnyMessage, JsonObject, JsonValue } from './codec.js';
+export type { AnyMessage, JsonObject, JsonValue, EncodeOptions } from './codec.js';
 export { envoyProtoRoot, envoyProtoIncludeDirs, lookupMessageType } from './protos.js';
 export {
   SnapshotCache,

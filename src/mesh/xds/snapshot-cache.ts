@@ -92,7 +92,7 @@ export function buildTypeSnapshot(
     }
     let any: AnyMessage;
     try {
-      any = encodeAny(json);
+      any = encodeAny(json, { verify: false });
     } catch (err) {
       if (err instanceof ResourceEncodingError)
         throw new ResourceEncodingError(`${name}.${err.path}`, err.message.replace(/^xds: [^:]*: /, ''), {

@@ -29,6 +29,8 @@ function checkRoundTrip(configs: Map<string, NodeConfig>): number {
         resource,
         `${nodeId}: ${String(resource.name ?? resource.cluster_name)}`,
       );
+      // The snapshot cache's fast path (memoized repeated elements, no verify) must decode the same.
+      assert.deepEqual(decodeAny(encodeAny(resource, { verify: false })), resource);
       const independent = xdsResources.decodeSingleResource(any.type_url, any.value);
       assert.equal(independent.name ?? independent.cluster_name, resource.name ?? resource.cluster_name);
       n++;
