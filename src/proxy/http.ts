@@ -711,11 +711,21 @@ function writeResponseHead(
 ): void {
   const h = cleanHeaders(headers);
   if (!endStream) {
+    // Small responses arrive whole in one parser turn: corking until the next tick sends head,
+    // body and end in one write (one TLS record, one syscall) instead of three.
+    if (res instanceof http.ServerResponse) {
+      res.cork();
+      process.nextTick(uncork, res);
+    }
     (res as http.ServerResponse).writeHead(status, h);
     return;
   }
   res.statusCode = status;
   for (const k in h) res.setHeader(k, h[k]!);
+}
+
+function uncork(r: http.ServerResponse): void {
+  r.uncork();
 }
 
 /** Sends an Envoy-style local reply; for gRPC requests a trailers-only 200 with grpc-status. */
