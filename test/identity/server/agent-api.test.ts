@@ -22,6 +22,7 @@ import type {
   WatchRevisionsResponseMessage,
   X509SvidResultMessage,
 } from '../../../src/identity/api/index.js';
+import { adminCall } from '../../../src/identity/server/index.js';
 import {
   agentClient,
   bundlePem,
@@ -116,8 +117,34 @@ describe('agent API', () => {
     return { id: r.spiffe_id, key, certPem, keyPem, client };
   }
 
-  async function joinToken(args: string[] = []): Promise<string> {
-    return /^Token: (\S+)$/m.exec(await cliOk(s, ['token', 'generate', ...args]))![1]!;
+  // Setup goes through the admin API directly; cli.test.ts covers the CLI's own output.
+  async function joinToken(ttl?: number): Promise<string> {
+    return (await adminCall<{ token: string }>(s.socketPath, 'token.generate', { ttl })).token;
+  }
+
+  async function entry(
+    parentId: string,
+    spiffeId: string,
+    selectors: string[],
+    dnsNames: string[] = [],
+  ): Promise<string> {
+    const r = await adminCall<{
+      results: { status: { code: number; message: string }; value?: { id: string } }[];
+    }>(s.socketPath, 'entry.create', {
+      entries: [
+        {
+          parent_id: parentId,
+          spiffe_id: spiffeId,
+          selectors: selectors.map((x) => ({
+            type: x.slice(0, x.indexOf(':')),
+            value: x.slice(x.indexOf(':') + 1),
+          })),
+          dns_names: dnsNames,
+        },
+      ],
+    });
+    assert.equal(r.results[0]!.status.code, 0, r.results[0]!.status.message);
+    return r.results[0]!.value!.id;
   }
 
   test('join_token: attests once, agent ID from the token, then refuses reuse', async () => {
@@ -135,7 +162,7 @@ describe('agent API', () => {
   });
 
   test('join_token: expired and unknown tokens are refused', async () => {
-    const token = await joinToken(['-ttl', '1']);
+    const token = await joinToken(1);
     await new Promise((r) => setTimeout(r, 2100));
     await expectCode(attest('join_token', token), grpc.status.PERMISSION_DENIED, /expired/);
     await expectCode(
@@ -147,45 +174,18 @@ describe('agent API', () => {
   });
 
   test('k8s_sat: allowed SA attests with the node selectors; node entry makes an alias', async () => {
-    await cliOk(s, [
-      'entry',
-      'create',
-      '-node',
-      '-spiffeID',
-      `spiffe://${TD}/ns/spire/sa/spire-agent`,
-      '-selector',
+    await entry(`spiffe://${TD}/spire/server`, `spiffe://${TD}/ns/spire/sa/spire-agent`, [
       'k8s_sat:cluster:c',
-      '-selector',
       'k8s_sat:agent_ns:spire',
-      '-selector',
       'k8s_sat:agent_sa:spire-agent',
     ]);
-    const wl = await cliOk(s, [
-      'entry',
-      'create',
-      '-parentID',
+    const wlId = await entry(
       `spiffe://${TD}/ns/spire/sa/spire-agent`,
-      '-spiffeID',
       `spiffe://${TD}/ns/default/sa/web`,
-      '-selector',
-      'k8s:ns:default',
-      '-selector',
-      'k8s:sa:web',
-      '-dns',
-      'web.default.svc',
-    ]);
-    const wlId = /^Entry ID {16}: (\S+)$/m.exec(wl)![1]!;
-    const other = await cliOk(s, [
-      'entry',
-      'create',
-      '-parentID',
-      `spiffe://${TD}/somebody-else`,
-      '-spiffeID',
-      `spiffe://${TD}/not-mine`,
-      '-selector',
-      'k8s:ns:x',
-    ]);
-    const otherId = /^Entry ID {16}: (\S+)$/m.exec(other)![1]!;
+      ['k8s:ns:default', 'k8s:sa:web'],
+      ['web.default.svc'],
+    );
+    const otherId = await entry(`spiffe://${TD}/somebody-else`, `spiffe://${TD}/not-mine`, ['k8s:ns:x']);
 
     const token = await saToken(legacyClaims('spire', 'spire-agent'));
     const a = await attest('k8s_sat', JSON.stringify({ cluster: 'c', token }));
@@ -216,17 +216,11 @@ describe('agent API', () => {
     );
     assert.equal(again.full, false);
     assert.deepEqual(again.entries, []);
-    const added = await cliOk(s, [
-      'entry',
-      'create',
-      '-parentID',
+    const addedId = await entry(
       `spiffe://${TD}/ns/spire/sa/spire-agent`,
-      '-spiffeID',
       `spiffe://${TD}/ns/default/sa/api`,
-      '-selector',
-      'k8s:sa:api',
-    ]);
-    const addedId = /^Entry ID {16}: (\S+)$/m.exec(added)![1]!;
+      ['k8s:sa:api'],
+    );
     const inc = await call<unknown, SyncAuthorizedEntriesResponseMessage>(a.client, 'SyncAuthorizedEntries', {
       since_revision: again.revision,
     });
@@ -234,7 +228,7 @@ describe('agent API', () => {
       inc.entries.map((e) => e.id),
       [addedId],
     );
-    await cliOk(s, ['entry', 'delete', '-entryID', addedId]);
+    await adminCall(s.socketPath, 'entry.delete', { ids: [addedId] });
     const del = await call<unknown, SyncAuthorizedEntriesResponseMessage>(a.client, 'SyncAuthorizedEntries', {
       since_revision: inc.revision,
     });
@@ -307,17 +301,7 @@ describe('agent API', () => {
 
   test('bad CSRs are refused with InvalidArgument naming the field', async () => {
     const a = await attest('join_token', await joinToken());
-    const entry = await cliOk(s, [
-      'entry',
-      'create',
-      '-parentID',
-      a.id,
-      '-spiffeID',
-      `spiffe://${TD}/csr-test`,
-      '-selector',
-      'unix:uid:5',
-    ]);
-    const entryId = /^Entry ID {16}: (\S+)$/m.exec(entry)![1]!;
+    const entryId = await entry(a.id, `spiffe://${TD}/csr-test`, ['unix:uid:5']);
     const opensslCsr = (keyArgs: string[], extra: string[] = []): Buffer => {
       const keyFile = path.join(tmp.dir, `k-${Math.random()}.pem`);
       execFileSync('openssl', ['genpkey', ...keyArgs, '-out', keyFile], { stdio: 'ignore' });
@@ -490,16 +474,7 @@ describe('agent API', () => {
     );
     stream.on('error', () => undefined);
     await new Promise((r) => setTimeout(r, 200));
-    await cliOk(s, [
-      'entry',
-      'create',
-      '-parentID',
-      a.id,
-      '-spiffeID',
-      `spiffe://${TD}/watched`,
-      '-selector',
-      'unix:uid:9',
-    ]);
+    await entry(a.id, `spiffe://${TD}/watched`, ['unix:uid:9']);
     await second;
     assert.ok(updates[1]!.entry_revision > updates[0]!.entry_revision);
     stream.cancel();
