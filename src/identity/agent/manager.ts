@@ -305,11 +305,16 @@ export class AgentManager {
     this.#revision = revision;
   }
 
-  /** Entries whose SVID is missing, minted for an older entry revision, or due for rotation. */
+  /**
+   * Workload entries whose SVID is missing, minted for an older entry revision, or due for rotation.
+   * Alias entries (a join token's `-spiffeID`, selectors `spiffe_id:<agent ID>`) only name this agent
+   * as a parent; no workload attestor yields `spiffe_id:` selectors, so no SVID is minted for them.
+   */
   #entriesNeedingSvids(): EntryMessage[] {
     const now = this.#o.now();
     const out: EntryMessage[] = [];
     for (const entry of this.#cache.entries().values()) {
+      if (entry.selectors.every((s) => s.type === 'spiffe_id')) continue;
       const svid = this.#cache.svid(entry.id);
       if (
         !svid ||

@@ -118,17 +118,17 @@ export function registerWorkloadApi(router: ConnectRouter, deps: WorkloadApiDeps
         }
         const k = key(msg);
         if (k === last) continue;
+        // The first answer of a stream is logged at info (who got what), pushes at debug.
+        log[last === undefined ? 'info' : 'debug'](
+          {
+            pid,
+            method: ctx.method.name,
+            spiffeIds: snap.identities.map((i) => i.svid.spiffeId),
+            entryIds: snap.identities.map((i) => i.entry.id),
+          },
+          'sending workload update',
+        );
         last = k;
-        if (ctx.method.name === 'FetchX509SVID') {
-          log.debug(
-            {
-              pid,
-              spiffeIds: snap.identities.map((i) => i.svid.spiffeId),
-              entryIds: snap.identities.map((i) => i.entry.id),
-            },
-            'sending X509-SVIDs',
-          );
-        }
         yield msg;
       }
     } catch (err) {

@@ -123,6 +123,24 @@ describe('SDS v3', () => {
     s.cancel();
   });
 
+  test('a bundle change (CA rotation) is pushed to open streams', async () => {
+    const s = new SdsStream(client);
+    s.send({ resource_names: ['ROOTCA'] });
+    const first = await s.next();
+    const next = await testCa('example.org');
+    const rotated = bundleOf(ca);
+    rotated.x509.addAuthority(next.cert);
+    cache.setBundles(rotated, new Map([[FED, bundleOf(other)]]));
+    try {
+      const pushed = await s.next();
+      assert.equal(pushed.version_info, String(Number(first.version_info) + 1));
+      assert.deepEqual(spiffeValidatorTrustDomains(secrets(pushed)[0]!)[0]!.pem, rotated.x509.toPem());
+    } finally {
+      cache.setBundles(bundleOf(ca), new Map([[FED, bundleOf(other)]]));
+      s.cancel();
+    }
+  });
+
   test('a request with a stale nonce is ignored', async () => {
     const s = new SdsStream(client);
     s.send({ resource_names: [WEB] });
@@ -204,11 +222,25 @@ describe('SDS v3', () => {
         metadata: { fields: { disable_spiffe_cert_validation: { boolValue: true } } },
       },
     });
-    const [root] = secrets(await s.next());
+    const last = await s.next();
+    const [root] = secrets(last);
     assert.equal(root!.type.case, 'validationContext');
     const v = root!.type.value as { trustedCa?: never; customValidatorConfig?: unknown };
     assert.equal(inlineText(v.trustedCa), bundleOf(ca).x509.toPem());
     assert.equal(v.customValidatorConfig, undefined);
+    s.send({
+      resource_names: ['ROOTCA', 'spiffe://example.org'],
+      response_nonce: last.nonce,
+      version_info: last.version_info,
+    });
+    const again = secrets(await s.next());
+    assert.equal(again.length, 2);
+    for (const x of again) {
+      assert.ok(
+        (x.type.value as { trustedCa?: unknown }).trustedCa,
+        `${x.name}: the node of the first request still applies to later requests without one`,
+      );
+    }
     s.cancel();
   });
 

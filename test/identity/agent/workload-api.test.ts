@@ -46,6 +46,7 @@ interface PyResult {
 
 describe('Workload API', () => {
   let ca: Awaited<ReturnType<typeof testCa>>;
+  let other: Awaited<ReturnType<typeof testCa>>;
   let cache: SvidCache;
   let sock: Awaited<ReturnType<typeof startTestSocket>>;
   let genDir: string;
@@ -61,7 +62,7 @@ describe('Workload API', () => {
 
   before(async () => {
     ca = await testCa('example.org');
-    const other = await testCa('other.org');
+    other = await testCa('other.org');
     cache = new SvidCache(ca.trustDomain);
     cache.setBundles(bundleOf(ca), new Map([['spiffe://other.org', bundleOf(other)]]));
     cache.applyEntries(
@@ -244,6 +245,13 @@ describe('Workload API', () => {
         rotated.certificates[0]!.serialNumber,
       );
       assert.equal(updates[1]!.svids.length, 1, 'every message carries the complete state');
+      // CA rotation: the new authority reaches the open stream.
+      const next = await testCa('example.org');
+      const bundle = bundleOf(ca);
+      bundle.x509.addAuthority(next.cert);
+      cache.setBundles(bundle, new Map([['spiffe://other.org', bundleOf(other)]]));
+      await waitFor(3);
+      assert.equal(updates[2]!.bundles.getX509BundleForTrustDomain(ca.trustDomain)!.authorities().length, 2);
     } finally {
       watcher.close();
       client.close();
