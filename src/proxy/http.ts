@@ -7,6 +7,7 @@
  * upstream" (`UH`), 503 on overflow (`UO`) or connect failure/reset (`UF`/`UR`), 504 "upstream
  * request timeout" (`UT`, route timeout, default 15 s), retries per the route's RetryPolicy.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -98,6 +99,8 @@ export class HttpConnectionManager {
   readonly #info = new WeakMap<object, DownstreamInfo>();
   #pendingInfo: DownstreamInfo | undefined;
   readonly #sockets = new Set<net.Socket>();
+  /** Access log (App Mesh `logging.accessLog.file`), off unless the HCM configures one. */
+  readonly #log: fs.WriteStream | undefined;
 
   constructor(
     config: HttpConnectionManagerConfig,
@@ -107,6 +110,10 @@ export class HttpConnectionManager {
     this.#clusters = deps.clusters;
     this.#routes = deps.routes;
     this.#inline = config.routeConfig ? new RouteTable(config.routeConfig) : undefined;
+    if (config.accessLogPath) {
+      this.#log = fs.createWriteStream(config.accessLogPath, { flags: 'a' });
+      this.#log.on('error', () => {});
+    }
     const s = deps.stats.scope(`http.${config.statPrefix}.`);
     this.#stats = {
       rqTotal: s.counter('downstream_rq_total'),
@@ -234,9 +241,11 @@ export class HttpConnectionManager {
       headers,
     };
     const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    const startMs = this.#log ? Date.now() : 0;
     res.once('finish', () => {
       const c = this.#stats.rq[Math.floor(res.statusCode / 100) - 1];
       if (c) c.value++;
+      if (this.#log) this.#log.write(accessLogLine(req, res, rr, startMs));
     });
     const table = this.#table();
     const hit = table?.route(rr);
@@ -288,7 +297,20 @@ export class HttpConnectionManager {
     for (const s of this.#sockets) s.destroy();
     this.#h1.close();
     this.#h2.close();
+    this.#log?.end();
   }
+}
+
+/**
+ * One access-log line in the spirit of Envoy's default format:
+ * `[START_TIME] "METHOD PATH PROTOCOL" RESPONSE_CODE - BYTES_RECEIVED BYTES_SENT DURATION - "X-FORWARDED-FOR" "USER-AGENT" "X-REQUEST-ID" "AUTHORITY" "-"`.
+ */
+function accessLogLine(req: DownReq, res: DownRes, rr: RouteRequest, startMs: number): string {
+  const h = req.headers;
+  const q = (v: unknown): string => (typeof v === 'string' ? v : '-');
+  const sent = Number(res.getHeader('content-length') ?? 0);
+  const received = Number(h['content-length'] ?? 0);
+  return `[${new Date(startMs).toISOString()}] "${rr.method} ${rr.path} HTTP/${req.httpVersion}" ${res.statusCode} - ${received} ${sent} ${Date.now() - startMs} - "${q(h['x-forwarded-for'])}" "${q(h['user-agent'])}" "${q(h['x-request-id'])}" "${rr.authority}" "-"\n`;
 }
 
 type RouteAction = Extract<RouteConfigEntry['action'], { kind: 'route' }>;

@@ -144,6 +144,15 @@ before(async () => {
   ];
   const egress = hcm('egress', [vhost('svc', ['svc.local'], routes)]);
   (egress.typed_config as Record<string, unknown>).request_headers_timeout = '1s';
+  (egress.typed_config as Record<string, unknown>).access_log = [
+    {
+      name: 'envoy.access_loggers.file',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
+        path: path.join(dir, 'access.log'),
+      },
+    },
+  ];
   proxy = await startProxy(dir, 'routing', {
     static_resources: {
       listeners: [plainListener('lds_egress_0.0.0.0_15001', 0, egress)],
@@ -209,6 +218,11 @@ test('header, method, regex and query matching pick the route Envoy would', asyn
   assert.equal((await request('/re/123')).body, 'v2 /re/123');
   assert.equal((await request('/re/12a')).status, 404, 'safe_regex is a full match');
   assert.equal((await request('/q?color=blue')).body, 'v2 /q?color=blue');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.match(
+    fs.readFileSync(path.join(dir, 'access.log'), 'utf8'),
+    /"GET \/q\?color=blue HTTP\/1\.1" 200 - 0 \d+ \d+ - "-" "-" "-" "svc\.local" "-"/,
+  );
   assert.equal((await request('/q?color=red')).status, 404);
   assert.equal((await request('/rw/x?y=1')).body, 'v1 /rewritten/x?y=1');
   const d = await request('/direct');
