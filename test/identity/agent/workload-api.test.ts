@@ -24,6 +24,7 @@ import {
   type X509Context,
 } from '../../../src/spiffe/index.js';
 import { SvidCache } from '../../../src/identity/agent/index.js';
+import { spawnTrustmesh } from '../../support/cli.js';
 import { bundleOf, cachedSvid, entry, startTestSocket, testCa } from './helpers.js';
 
 const execFile = promisify(execFileCb);
@@ -255,6 +256,40 @@ describe('Workload API', () => {
     } finally {
       watcher.close();
       client.close();
+    }
+  });
+
+  test('trustmesh agent api watch prints the first context and every rotation until interrupted', async () => {
+    const watch = spawnTrustmesh(['agent', 'api', 'watch', '-socketPath', sock.socketPath]);
+    let out = '';
+    let onOutput = () => {};
+    watch.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      onOutput();
+    });
+    const exitedEarly = new Promise<never>((_, reject) =>
+      watch.once('exit', (code) => reject(new Error(`watch exited (${code}): ${out}`))),
+    );
+    exitedEarly.catch(() => {});
+    const seen = (n: number) =>
+      Promise.race([
+        exitedEarly,
+        new Promise<void>((resolve) => {
+          onOutput = () => {
+            if ((out.match(/Received 1 svid after/g) ?? []).length >= n) resolve();
+          };
+          onOutput();
+        }),
+      ]);
+    try {
+      await seen(1);
+      assert.match(out, new RegExp(`SPIFFE ID:\\s+${WEB}`));
+      cache.setSvids([{ entryId: 'e-web', svid: cachedSvid(ca, WEB) }]);
+      await seen(2);
+    } finally {
+      const exited = new Promise<number | null>((r) => watch.once('exit', (code) => r(code)));
+      watch.kill('SIGINT');
+      assert.equal(await exited, 0);
     }
   });
 
