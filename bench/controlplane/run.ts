@@ -3,8 +3,8 @@
  * (`--quick`: 200 / 2,000).
  *
  * Mesh: 100 virtual services, each provided by a virtual router with 100 HTTP routes (priority,
- * header match, two weighted targets); 1,000 virtual nodes with an HTTP listener, each calling 2 of the
- * services with an SDS mTLS client policy. Measures, printed as bench/run.ts JSON lines:
+ * header match, two weighted targets among the service's 10 version nodes); 1,000 virtual nodes with a
+ * STRICT SDS listener, each calling 2 of the services with an SDS mTLS client policy (its own SVID). Measures, printed as bench/run.ts JSON lines:
  *  - `controlplane.compile`: full compile of every node (ms) and compile + encode into snapshots (ms);
  *  - `controlplane.edit-to-ack`: one route's weights edited in the store → every affected node's client
  *    has ACKed the new route configuration (p50 / p99 ms over the edits), with one in-process grpc-js ADS
@@ -58,8 +58,11 @@ function virtualRouter(s: number, bump = 0): object {
           match: { prefix: `/api/${r}`, headers: [{ name: 'x-tenant', match: { exact: `t${r % 7}` } }] },
           action: {
             weightedTargets: [
-              { virtualNodeRef: { name: `node-${(s * 10 + r) % NODES}` }, weight: 50 + (r === 0 ? bump : 0) },
-              { virtualNodeRef: { name: `node-${(s * 10 + r + 1) % NODES}` }, weight: 50 },
+              {
+                virtualNodeRef: { name: `node-${(s * 10 + (r % 10)) % NODES}` },
+                weight: 50 + (r === 0 ? bump : 0),
+              },
+              { virtualNodeRef: { name: `node-${(s * 10 + ((r + 1) % 10)) % NODES}` }, weight: 50 },
             ],
           },
         },
