@@ -479,7 +479,12 @@ export class Cluster {
           { sdsSocketPath: this.#o.sdsSocketPath },
         );
     // Resolve every command before touching the host, so a bad image leaves nothing behind.
-    const argvs = p.containers.map((c) => this.#containerArgv(c, p.images));
+    // A virtual gateway's own `envoy` container becomes our proxy (the webhook overrides its image).
+    const argvs = p.containers.map((c) =>
+      injection?.kind === 'virtualGateway' && c.name === 'envoy'
+        ? undefined
+        : this.#containerArgv(c, p.images),
+    );
     const ip = this.#o.pools.allocatePod();
     let network: PodNetwork;
     try {
@@ -527,7 +532,11 @@ export class Cluster {
       return env;
     };
     p.containers.forEach((c, i) => {
-      const argv = argvs[i]!;
+      const argv = argvs[i];
+      if (!argv) {
+        pod.containers.push(this.#sidecar(pod, injection!, logDir, baseEnv(c)));
+        return;
+      }
       pod.containers.push(
         this.#container(pod, c.name, c.image ?? 'local', c.ports ?? [], {
           argv: argv.argv,
@@ -537,30 +546,7 @@ export class Cluster {
         }),
       );
     });
-    if (injection?.addEnvoyContainer) {
-      const env = {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        HOME: '/tmp',
-        HOSTNAME: p.name,
-        APPMESH_PLATFORM_K8S_POD_UID: pod.uid,
-        ...injection.env,
-      };
-      const envoy = this.#container(
-        pod,
-        'envoy',
-        'trustmesh/proxy',
-        [{ containerPort: ADMIN_PORT, name: 'stats' }],
-        {
-          argv: [...this.#o.selfArgv, 'proxy', 'run', '--xds', this.#o.xdsAddress],
-          cwd: PACKAGE_ROOT,
-          env,
-          uid: PROXY_UID,
-          logFile: path.join(logDir, 'envoy.log'),
-        },
-      );
-      envoy.readinessProbe = { port: ADMIN_PORT, path: '/ready' };
-      pod.containers.push(envoy);
-    }
+    if (injection?.addEnvoyContainer) pod.containers.push(this.#sidecar(pod, injection, logDir, {}));
     for (const c of pod.containers) {
       if (!c.readinessProbe) c.process.onChange = () => (c.ready = c.process.state === 'Running');
       c.process.start();
@@ -569,6 +555,34 @@ export class Cluster {
     const sidecar = injection ? ` + sidecar ${injection.resourceArn}` : '';
     this.#o.log(`  ▸ pod ${p.namespace}/${p.name} ${ip}${sidecar}`);
     return pod;
+  }
+
+  /** The `envoy` container: our proxy as uid 1337, with the injector's env over `baseEnv`. */
+  #sidecar(pod: Pod, injection: Injection, logDir: string, baseEnv: Record<string, string>): Container {
+    const env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOSTNAME: pod.name,
+      ...baseEnv,
+      HOME: '/tmp',
+      APPMESH_PLATFORM_K8S_POD_UID: pod.uid,
+      ...injection.env,
+    };
+    const envoy = this.#container(
+      pod,
+      'envoy',
+      'trustmesh/proxy',
+      [{ containerPort: ADMIN_PORT, name: 'stats' }],
+      {
+        argv: [...this.#o.selfArgv, 'proxy', 'run', '--xds', this.#o.xdsAddress],
+        cwd: PACKAGE_ROOT,
+        env,
+        uid: PROXY_UID,
+        caps: this.#o.proxyCaps,
+        logFile: path.join(logDir, 'envoy.log'),
+      },
+    );
+    envoy.readinessProbe = { port: ADMIN_PORT, path: '/ready' };
+    return envoy;
   }
 
   #container(
