@@ -195,6 +195,8 @@ export interface ListenerConfig {
   port: number;
   useOriginalDst: boolean;
   tlsInspector: boolean;
+  /** The original_dst listener filter: filter chains match on SO_ORIGINAL_DST (REDIRECTed inbound). */
+  originalDstFilter: boolean;
   filterChains: FilterChainConfig[];
   defaultFilterChain: FilterChainConfig | undefined;
   /** Envoy's stat prefix for the listener: `<address>_<port>`. */
@@ -963,6 +965,11 @@ export function parseListener(raw: unknown, readFile: (f: string) => string = re
       f.name === 'envoy.filters.listener.tls_inspector' ||
       anyType(obj(f.typed_config)).endsWith('tls_inspector.v3.TlsInspector'),
   );
+  const originalDstFilter = arr(v.listener_filters).some(
+    (f) =>
+      f.name === 'envoy.filters.listener.original_dst' ||
+      anyType(obj(f.typed_config)).endsWith('original_dst.v3.OriginalDst'),
+  );
   for (const [i, f] of arr(v.listener_filters).entries()) {
     const n = String(f.name ?? anyType(obj(f.typed_config)));
     if (!/tls_inspector|original_dst|http_inspector|TlsInspector|OriginalDst|HttpInspector/.test(n))
@@ -975,6 +982,7 @@ export function parseListener(raw: unknown, readFile: (f: string) => string = re
     port,
     useOriginalDst: bool(v.use_original_dst),
     tlsInspector,
+    originalDstFilter,
     filterChains,
     defaultFilterChain,
     statName: `${address}_${port}`,

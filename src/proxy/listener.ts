@@ -140,7 +140,7 @@ export class ActiveListener {
   #onConnection(sock: net.Socket, handedDst: { address: string; port: number } | undefined): void {
     sock.on('error', () => {});
     let originalDst = handedDst;
-    if (!originalDst && this.config.useOriginalDst) {
+    if (!originalDst && (this.config.useOriginalDst || this.config.originalDstFilter)) {
       const fd = socketFd(sock);
       try {
         if (fd !== undefined) {
@@ -150,7 +150,9 @@ export class ActiveListener {
       } catch {
         // Not redirected: the connection was addressed to this listener itself.
       }
-      if (originalDst && originalDst.port !== this.port) {
+      // Only use_original_dst hands connections to another listener; the original_dst listener
+      // filter alone just makes chains match on the original destination (App Mesh inbound).
+      if (originalDst && this.config.useOriginalDst && originalDst.port !== this.port) {
         const target = this.#deps.findByPort(originalDst.port, originalDst.address);
         if (target && target !== this) {
           target.accept(sock, originalDst);

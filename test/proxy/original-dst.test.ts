@@ -70,6 +70,23 @@ before(async () => {
       '--to-ports',
       '15001',
     ]);
+  // Inbound, as App Mesh redirects an app port to the ingress listener.
+  inNs('iptables', [
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-d',
+    '198.18.0.20',
+    '--dport',
+    '9090',
+    '-j',
+    'REDIRECT',
+    '--to-ports',
+    '15000',
+  ]);
   const appSrc = `require('http').createServer((q, r) => r.end(process.argv[1] + ' ' + q.headers.host + ' ' + q.url)).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('listening'))`;
   const app1 = spawnInNs([process.execPath, '-e', appSrc, 'color', '9080']);
   const app2 = spawnInNs([process.execPath, '-e', appSrc, 'admin', '9081']);
@@ -91,6 +108,19 @@ before(async () => {
     static_resources: {
       listeners: [
         {
+          name: 'lds_ingress_0.0.0.0_15000',
+          address: { socket_address: { address: '0.0.0.0', port_value: 15000 } },
+          listener_filters: [
+            {
+              name: 'envoy.filters.listener.original_dst',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
+              },
+            },
+          ],
+          filter_chains: [chain(9090, 'ingress_http_9090', 'cds_ingress_app_9090')],
+        },
+        {
           name: 'lds_egress_0.0.0.0_15001',
           address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
           use_original_dst: true,
@@ -101,6 +131,7 @@ before(async () => {
         },
       ],
       clusters: [
+        cluster('cds_ingress_app_9090', [['127.0.0.1', 9080]]),
         cluster('cds_egress_color_80', [['127.0.0.1', 9080]]),
         cluster('cds_egress_color_8080', [['127.0.0.1', 9081]]),
       ],
@@ -157,6 +188,11 @@ test('REDIRECTed connections are routed by SO_ORIGINAL_DST port and Host', { ski
       'http://198.18.0.10/',
     ]),
     /^404$/,
+  );
+  assert.equal(
+    inNs('curl', ['-sS', '--max-time', '5', '-H', 'Host: color.local', 'http://198.18.0.20:9090/in']),
+    'color color.local /in',
+    'original_dst listener filter: chain by the original port',
   );
   const stats = inNs('curl', ['-sS', 'http://127.0.0.1:9901/stats?filter=^(listener|http)']);
   assert.match(stats, /listener\.0\.0\.0\.0_15001\.downstream_cx_total: 3/);
