@@ -5,7 +5,7 @@
  * beside the manifests), then the manifests. Ctrl-C, SIGTERM or `trustmesh down` tear everything down.
  */
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type http from 'node:http';
@@ -270,7 +270,7 @@ async function proxyCapabilities(
 async function writeMeshDir(dir: string, objects: readonly Manifest[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const text = objects.map((o) => toYaml(o)).join('---\n');
-  const file = path.join(dir, 'appmesh.yaml');
-  await writeFile(`${file}.tmp`, text);
-  await rename(`${file}.tmp`, file);
+  // Rewritten in place, not renamed over: the control plane's watcher follows the file's inode
+  // (a replaced file stops being watched), and its debounce covers the truncate-then-write.
+  await writeFile(path.join(dir, 'appmesh.yaml'), text);
 }
