@@ -213,6 +213,13 @@ export class EntryIndex {
   readonly #serverId: string;
   /** highest changeSeq of a node entry write/delete (aliases may have changed since) */
   nodeEntriesChangedAt = 0;
+  /** bumped on every put/delete; invalidates {@link EntryIndex.authorizedFor} results */
+  #version = 0;
+  /** agent ID → last authorizedFor answer (paged syncs and batches of one agent reuse it) */
+  readonly #authorizedCache = new Map<
+    string,
+    { version: number; selectors: string; validUntil: number; entries: RegistrationEntry[] }
+  >();
 
   constructor(td: TrustDomain, entries: Iterable<RegistrationEntry> = []) {
     this.#serverId = serverSpiffeId(td);
@@ -233,6 +240,7 @@ export class EntryIndex {
 
   /** Adds or replaces an entry. */
   put(e: RegistrationEntry): void {
+    this.#version++;
     const old = this.#byId.get(e.id);
     if (old) this.#unlink(old);
     this.#byId.set(e.id, e);
@@ -248,6 +256,7 @@ export class EntryIndex {
   delete(id: string, changeSeq: number): void {
     const old = this.#byId.get(id);
     if (!old) return;
+    this.#version++;
     this.#unlink(old);
     this.#byId.delete(id);
     if (old.parentId === this.#serverId)
@@ -276,6 +285,28 @@ export class EntryIndex {
    * aliases are included (SPIRE sends them too); expired entries (expires_at ≤ now) are left out.
    */
   authorizedFor(
+    agentId: string,
+    agentSelectors: readonly Selector[],
+    nowSeconds: number,
+  ): RegistrationEntry[] {
+    const selectors = agentSelectors.map((s) => `${s.type}:${s.value}`).join('\n');
+    const hit = this.#authorizedCache.get(agentId);
+    if (hit && hit.version === this.#version && hit.selectors === selectors && nowSeconds < hit.validUntil) {
+      return hit.entries;
+    }
+    const entries = this.#computeAuthorized(agentId, agentSelectors, nowSeconds);
+    // The answer changes by itself when an entry expires: recompute from the next expiry on.
+    let validUntil = Infinity;
+    for (const e of this.#byId.values()) {
+      if (e.expiresAt > nowSeconds && e.expiresAt < validUntil) validUntil = e.expiresAt;
+    }
+    if (this.#authorizedCache.size >= 4096)
+      this.#authorizedCache.delete(this.#authorizedCache.keys().next().value!);
+    this.#authorizedCache.set(agentId, { version: this.#version, selectors, validUntil, entries });
+    return entries;
+  }
+
+  #computeAuthorized(
     agentId: string,
     agentSelectors: readonly Selector[],
     nowSeconds: number,

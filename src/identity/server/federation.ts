@@ -159,7 +159,8 @@ export class FederationManager {
       // An operator-provided bootstrap bundle may carry the same sequence as the endpoint's: replace
       // it when the content differs, but never go back to an older sequence.
       const newer =
-        current?.json !== json && (fetched.sequence === undefined || fetched.sequence >= (current?.sequence ?? 0));
+        current?.json !== json &&
+        (fetched.sequence === undefined || fetched.sequence >= (current?.sequence ?? 0));
       if (newer) {
         this.#service.setFederatedBundle({ id: tdId, data: json, format: 'spiffe' });
         this.#log.info({ trustDomain: tdId, sequence: fetched.sequence }, 'federated bundle refreshed');

@@ -140,31 +140,41 @@ export class IdentityService extends EventEmitter {
 
   #bundleExists = (tdId: string): boolean => this.store.getBundle(tdId) !== undefined;
 
-  /** Creates entries one by one (SPIRE BatchCreateEntry); each result carries its own status. */
+  /**
+   * Creates entries (SPIRE BatchCreateEntry); each result carries its own status. The batch is one
+   * transaction (each entry a savepoint), so results are returned only once all of them are durable.
+   */
   createEntries(inputs: EntryInput[]): BatchResult<EntryMessage>[] {
-    const out = inputs.map((input) =>
-      this.#batchItem(() => {
-        const { id, fields } = validateEntryInput(input, this.td, this.#bundleExists);
-        const e = this.store.createEntry(id ?? randomUUID(), fields, this.nowSeconds());
-        this.index.put(e);
-        return entryToMessage(e);
-      }),
-    );
-    this.notifyChanged();
-    return out;
+    return this.#writeBatch(inputs, (input) => {
+      const { id, fields } = validateEntryInput(input, this.td, this.#bundleExists);
+      return this.store.createEntry(id ?? randomUUID(), fields, this.nowSeconds());
+    });
   }
 
   /** Updates entries by `id` (all fields replaced; revision + 1). */
   updateEntries(inputs: EntryInput[]): BatchResult<EntryMessage>[] {
-    const out = inputs.map((input) =>
-      this.#batchItem(() => {
-        if (!input?.id) throw new InvalidArgumentError('id', 'entry ID is required to update an entry');
-        const { fields } = validateEntryInput(input, this.td, this.#bundleExists);
-        const e = this.store.updateEntry(input.id, fields);
-        this.index.put(e);
-        return entryToMessage(e);
-      }),
+    return this.#writeBatch(inputs, (input) => {
+      if (!input?.id) throw new InvalidArgumentError('id', 'entry ID is required to update an entry');
+      const { fields } = validateEntryInput(input, this.td, this.#bundleExists);
+      return this.store.updateEntry(input.id, fields);
+    });
+  }
+
+  #writeBatch(
+    inputs: EntryInput[],
+    write: (input: EntryInput) => RegistrationEntry,
+  ): BatchResult<EntryMessage>[] {
+    const written: RegistrationEntry[] = [];
+    const out = this.store.transaction(() =>
+      inputs.map((input) =>
+        this.#batchItem(() => {
+          const e = this.store.transaction(() => write(input));
+          written.push(e);
+          return entryToMessage(e);
+        }),
+      ),
     );
+    for (const e of written) this.index.put(e);
     this.notifyChanged();
     return out;
   }
@@ -592,10 +602,9 @@ export class IdentityService extends EventEmitter {
     } catch (err) {
       throw new UnauthenticatedError('client certificate is malformed', { cause: err });
     }
-    const issuers = this.ca.slots().map((s) => parseCertificates(s.certDer)[0]!);
+    const { issuers, bundle } = this.#verificationMaterial();
     const issuer = issuers.find((c) => leaf.checkIssued(c) && leaf.verify(c.publicKey));
     const chain = issuer && this.config.upstreamAuthority ? [leaf, issuer] : [leaf];
-    const bundle = new X509Bundle(this.td, this.ownRoots());
     let spiffeId: SpiffeId;
     try {
       ({ spiffeId } = verifyX509Svid(chain, bundle, { now: new Date(this.#now()) }));
@@ -624,6 +633,21 @@ export class IdentityService extends EventEmitter {
         `agent ${id}: SVID serial ${leafSerial} is not the agent's active SVID`,
       );
     return { agent, serialHex: leafSerial };
+  }
+
+  #verification: { sequence: number; issuers: X509Certificate[]; bundle: X509Bundle } | undefined;
+
+  /** Our CA certificates and bundle, parsed once per bundle sequence (parsing certificates is costly). */
+  #verificationMaterial(): { issuers: X509Certificate[]; bundle: X509Bundle } {
+    const sequence = this.ownBundle().sequence;
+    if (this.#verification?.sequence !== sequence) {
+      this.#verification = {
+        sequence,
+        issuers: this.ca.slots().map((s) => parseCertificates(s.certDer)[0]!),
+        bundle: new X509Bundle(this.td, this.ownRoots()),
+      };
+    }
+    return this.#verification;
   }
 
   /** RenewAgent: a new agent SVID for the CSR's key (the ID stays). */
@@ -688,8 +712,24 @@ export class IdentityService extends EventEmitter {
       caller.agent.selectors,
       this.nowSeconds(),
     );
-    const candidates = authorized.filter((e) => e.id > after && (full || e.changeSeq > since));
-    const page = candidates.slice(0, pageSize);
+    // `authorized` is sorted by entry ID: start after the last ID the previous page ended with.
+    let lo = 0;
+    for (let hi = authorized.length; lo < hi;) {
+      const mid = (lo + hi) >>> 1;
+      if (authorized[mid]!.id <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const page: RegistrationEntry[] = [];
+    let more = false;
+    for (let i = lo; i < authorized.length; i++) {
+      const e = authorized[i]!;
+      if (!full && e.changeSeq <= since) continue;
+      if (page.length === pageSize) {
+        more = true;
+        break;
+      }
+      page.push(e);
+    }
     let removed: string[] = [];
     if (!full && !req.page_token) {
       const ids = new Set(authorized.map((e) => e.id));
@@ -698,7 +738,6 @@ export class IdentityService extends EventEmitter {
         .map((e) => e.id);
       removed = [...new Set([...this.store.listDeletedEntryIdsSince(since), ...changedElsewhere])];
     }
-    const more = candidates.length > pageSize;
     return {
       entries: page.map(entryToMessage),
       removed_entry_ids: removed,

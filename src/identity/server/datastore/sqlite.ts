@@ -193,6 +193,7 @@ class SqliteDataStore implements DataStore {
            data = @data, revision_number = revision_number + 1, change_seq = @change_seq WHERE id = @id`,
       ),
       getEntry: db.prepare(`SELECT * FROM entries WHERE id = ?`),
+      entryRevision: db.prepare(`SELECT revision_number, created_at FROM entries WHERE id = ?`),
       similarEntry: db
         .prepare(`SELECT id FROM entries WHERE spiffe_id = ? AND parent_id = ? AND selectors_key = ?`)
         .pluck(),
@@ -248,14 +249,16 @@ class SqliteDataStore implements DataStore {
     const selectors = [...f.selectors].sort((a, b) =>
       `${a.type}:${a.value}`.localeCompare(`${b.type}:${b.value}`),
     );
-    return {
+    const fields = { ...f, selectors };
+    const row = {
       id,
       spiffe_id: f.spiffeId,
       parent_id: f.parentId,
       selectors_key: selectorsKey(f.selectors),
-      data: JSON.stringify({ ...f, selectors }),
+      data: JSON.stringify(fields),
       change_seq: seq,
     };
+    return { row, fields };
   }
 
   #assertNotSimilar(f: EntryFields, exceptId?: string): void {
@@ -269,10 +272,13 @@ class SqliteDataStore implements DataStore {
   createEntry(id: string, fields: EntryFields, createdAt: number): RegistrationEntry {
     return this.#run('create entry', () =>
       this.transaction(() => {
-        if (this.#s.getEntry.get(id)) throw new AlreadyExistsError(`entry ID ${id} already exists`);
+        if (this.#s.entryRevision.get(id) !== undefined)
+          throw new AlreadyExistsError(`entry ID ${id} already exists`);
         this.#assertNotSimilar(fields);
-        this.#s.insertEntry.run({ ...this.#entryParams(id, fields, this.#nextSeq()), created_at: createdAt });
-        return entryFromRow(this.#s.getEntry.get(id) as EntryRow);
+        const changeSeq = this.#nextSeq();
+        const { row, fields: stored } = this.#entryParams(id, fields, changeSeq);
+        this.#s.insertEntry.run({ ...row, created_at: createdAt });
+        return { ...stored, id, revisionNumber: 0, createdAt, changeSeq };
       }),
     );
   }
@@ -280,10 +286,20 @@ class SqliteDataStore implements DataStore {
   updateEntry(id: string, fields: EntryFields): RegistrationEntry {
     return this.#run('update entry', () =>
       this.transaction(() => {
-        if (!this.#s.getEntry.get(id)) throw new NotFoundError(`entry ID ${id} not found`);
+        const old = this.#s.entryRevision.get(id) as
+          { revision_number: number; created_at: number } | undefined;
+        if (!old) throw new NotFoundError(`entry ID ${id} not found`);
         this.#assertNotSimilar(fields, id);
-        this.#s.updateEntry.run(this.#entryParams(id, fields, this.#nextSeq()));
-        return entryFromRow(this.#s.getEntry.get(id) as EntryRow);
+        const changeSeq = this.#nextSeq();
+        const { row, fields: stored } = this.#entryParams(id, fields, changeSeq);
+        this.#s.updateEntry.run(row);
+        return {
+          ...stored,
+          id,
+          revisionNumber: old.revision_number + 1,
+          createdAt: old.created_at,
+          changeSeq,
+        };
       }),
     );
   }
