@@ -62,7 +62,10 @@ function virtualRouter(s: number, bump = 0): object {
                 virtualNodeRef: { name: `node-${(s * 10 + (r % 10)) % NODES}` },
                 weight: 50 + (r === 0 ? bump : 0),
               },
-              { virtualNodeRef: { name: `node-${(s * 10 + ((r + 1) % 10)) % NODES}` }, weight: 50 },
+              {
+                virtualNodeRef: { name: `node-${(s * 10 + ((r + 1) % 10)) % NODES}` },
+                weight: 50 - (r === 0 ? bump : 0),
+              },
             ],
           },
         },
@@ -206,7 +209,9 @@ async function main(): Promise<void> {
         if (waiting.size === 0) resolve(performance.now() - start);
       };
     });
-    store.apply([virtualRouter(s, e % 2 === 0 ? 10 : 0)]);
+    // Each edit moves 10% of a service's first route between its targets, and back on its next edit.
+    const applied = store.apply([virtualRouter(s, Math.floor(e / SERVICES) % 2 === 0 ? 10 : 0)]);
+    if (applied.changes.length !== 1) throw new Error(`edit ${e} not applied: ${applied.issues[0]?.rule}`);
     latencies.push(await done);
   }
   onAck = undefined;
