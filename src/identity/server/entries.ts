@@ -84,6 +84,13 @@ function ttl(field: string, v: unknown): number {
   return v;
 }
 
+/** A repeated field as received: absent → [], anything but a JSON list → InvalidArgumentError. */
+function listField(field: string, v: unknown): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidArgumentError(field, `must be a list, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** Entry author input (wire/JSON shape; all fields optional as received). */
 export type EntryInput = Partial<Omit<EntryMessage, 'revision_number' | 'created_at'>>;
 
@@ -126,8 +133,10 @@ export function validateEntryInput(
     return { type: s.type, value: s.value };
   });
 
-  const dnsNames = (input.dns_names ?? []).map((n, i) => validateDnsName(`dns_names[${i}]`, n));
-  const federatesWith = (input.federates_with ?? []).map((f, i) => {
+  const dnsNames = listField('dns_names', input.dns_names).map((n, i) =>
+    validateDnsName(`dns_names[${i}]`, n),
+  );
+  const federatesWith = listField('federates_with', input.federates_with).map((f, i) => {
     const field = `federates_with[${i}]`;
     let ftd: TrustDomain;
     try {

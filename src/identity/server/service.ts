@@ -181,8 +181,9 @@ export class IdentityService extends EventEmitter {
 
   /** Deletes entries by ID. */
   deleteEntries(ids: string[]): BatchResult<{ id: string }>[] {
-    const out = ids.map((id) =>
+    const out = ids.map((id, i) =>
       this.#batchItem(() => {
+        if (typeof id !== 'string') throw new InvalidArgumentError(`ids[${i}]`, 'entry ID must be a string');
         this.store.deleteEntry(id);
         this.index.delete(id, this.store.currentChangeSeq());
         return { id };
@@ -310,10 +311,10 @@ export class IdentityService extends EventEmitter {
    */
   generateJoinToken(o: { spiffe_id?: string; ttl?: number }): { token: string; expires_at: number } {
     const ttl = o.ttl ?? 600;
-    if (!Number.isInteger(ttl) || ttl <= 0)
+    if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 2 ** 31 - 1)
       throw new InvalidArgumentError(
         'ttl',
-        `must be a positive number of seconds, got ${JSON.stringify(o.ttl)}`,
+        `must be a positive integer number of seconds ≤ ${2 ** 31 - 1}, got ${JSON.stringify(o.ttl)}`,
       );
     const token = randomUUID();
     const expiresAt = this.nowSeconds() + ttl;
