@@ -117,7 +117,18 @@ export function parseManifestText(
       }
       return;
     }
-    const object: unknown = doc.toJS({ maxAliasCount: 100 });
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias bomb (or a self-referencing merge key) fails here, after parsing succeeded.
+      const i = issue('error', 'TM_ERR_MESH_YAML', [], `invalid YAML: ${(err as Error).message}`);
+      i.file = file;
+      i.documentIndex = documentIndex;
+      i.line = lines.linePos(doc.range[0]).line;
+      issues.push(i);
+      return;
+    }
     // Empty documents (`---` twice, trailing `---`, comments only) decode to null.
     if (object === null || object === undefined) return;
     const locate = locator(doc, lines);
