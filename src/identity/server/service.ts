@@ -472,9 +472,14 @@ export class IdentityService extends EventEmitter {
     capped: boolean;
   }> {
     const spiffeId = this.#workloadId(o.spiffe_id);
-    const { publicKey } = await this.#parseCsrField('csr', o.csr);
+    const { publicKeyDer } = await this.#parseCsrField('csr', o.csr);
     const ttl = o.ttl || this.config.defaultX509SvidTtlSeconds;
-    const r = this.ca.signX509Svid({ spiffeId, publicKey, ttlSeconds: ttl, dnsNames: o.dns_names });
+    const r = this.ca.signX509Svid({
+      spiffeId,
+      publicKey: publicKeyDer,
+      ttlSeconds: ttl,
+      dnsNames: o.dns_names,
+    });
     this.stats.x509SvidsSigned++;
     return { cert_chain: r.certChainDer, expires_at: r.expiresAt, capped: r.capped };
   }
@@ -509,11 +514,11 @@ export class IdentityService extends EventEmitter {
   async #parseCsrField(
     field: string,
     der: unknown,
-  ): Promise<{ publicKey: KeyObject; uris: string[]; dnsNames: string[] }> {
+  ): Promise<{ publicKey: KeyObject; publicKeyDer: Buffer; uris: string[]; dnsNames: string[] }> {
     if (!Buffer.isBuffer(der) && !(der instanceof Uint8Array))
       throw new InvalidArgumentError(field, 'CSR is required');
     if (der.length === 0) throw new InvalidArgumentError(field, 'CSR is empty');
-    let csr: { publicKey: KeyObject; uris: string[]; dnsNames: string[] };
+    let csr: { publicKey: KeyObject; publicKeyDer: Buffer; uris: string[]; dnsNames: string[] };
     try {
       csr = await parseCsr(der);
     } catch (err) {
@@ -557,14 +562,14 @@ export class IdentityService extends EventEmitter {
         `unsupported attestation type ${JSON.stringify(o.attestation_type)} (configured: ${[...this.#attestors.keys()].join(', ')})`,
       );
     }
-    const { publicKey } = await this.#parseCsrField('csr', o.csr);
+    const { publicKeyDer } = await this.#parseCsrField('csr', o.csr);
     const result: AttestationResult = await attestor.attest(Buffer.from(o.payload ?? []));
     const existing = this.store.getAgent(result.agentId);
     if (existing?.banned) throw new PermissionDeniedError(`agent ${result.agentId} is banned`);
     const agentId = SpiffeId.parse(result.agentId);
     const svid = this.ca.signX509Svid({
       spiffeId: agentId,
-      publicKey,
+      publicKey: publicKeyDer,
       ttlSeconds: this.config.agentTtlSeconds,
     });
     this.store.putAgent({
@@ -656,10 +661,10 @@ export class IdentityService extends EventEmitter {
     caller: AuthenticatedAgent,
     csr: Buffer,
   ): Promise<{ spiffe_id: string; cert_chain: Buffer[]; expires_at: number }> {
-    const { publicKey } = await this.#parseCsrField('csr', csr);
+    const { publicKeyDer } = await this.#parseCsrField('csr', csr);
     const svid = this.ca.signX509Svid({
       spiffeId: SpiffeId.parse(caller.agent.spiffeId),
-      publicKey,
+      publicKey: publicKeyDer,
       ttlSeconds: this.config.agentTtlSeconds,
     });
     this.store.putAgent({ ...caller.agent, newSerialNumber: svid.serialHex, expiresAt: svid.expiresAt });
@@ -813,7 +818,7 @@ export class IdentityService extends EventEmitter {
           );
         const svid = this.ca.signX509Svid({
           spiffeId: SpiffeId.parse(e.spiffeId),
-          publicKey: csr.publicKey,
+          publicKey: csr.publicKeyDer,
           ttlSeconds: e.x509SvidTtlSeconds || this.config.defaultX509SvidTtlSeconds,
           dnsNames: e.dnsNames,
         });

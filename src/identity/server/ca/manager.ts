@@ -316,7 +316,8 @@ export class CaManager {
    */
   signX509Svid(o: {
     spiffeId: SpiffeId;
-    publicKey: KeyObject;
+    /** The subject key: a KeyObject or its SPKI DER (faster: no OpenSSL export on this path). */
+    publicKey: KeyObject | Uint8Array;
     ttlSeconds: number;
     dnsNames?: readonly string[];
   }): {
