@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot, runTrustmesh, spawnTrustmesh, trustmeshArgv } from '../support/cli.js';
+import { repoRoot, runTrustmesh, spawnTrustmesh } from '../support/cli.js';
 
 const execFileP = promisify(execFile);
 const NS = 'howto-k8s-mtls-sds-based';
@@ -29,26 +29,8 @@ chmodSync(work, 0o755);
 const stateDir = path.join(work, 'state');
 const bridge = `tme${process.pid.toString(36)}`.slice(0, 15);
 
-/** Which of the parts `up` orchestrates are present in this checkout's CLI. */
-function missingParts(): string | false {
-  if (!isRoot) return 'needs root (network namespaces, iptables)';
-  let help: string;
-  try {
-    help = execFileSync(trustmeshArgv()[0]!, [...trustmeshArgv().slice(1), '--help'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    });
-  } catch (err) {
-    return `the trustmesh CLI does not load: ${String((err as { stderr?: string }).stderr ?? err).split('\n')[0]}`;
-  }
-  const missing = ['server', 'agent', 'controlplane', 'proxy'].filter(
-    (c) => !new RegExp(`^\\s+${c}\\b`, 'm').test(help),
-  );
-  return missing.length > 0 ? `parts not landed yet: trustmesh ${missing.join(', ')}` : false;
-}
-const skip = missingParts();
+/** The walkthrough needs root for network namespaces and iptables; nothing else may skip it. */
+const skip = isRoot ? false : 'needs root (network namespaces, iptables)';
 
 let runtime: ChildProcess | undefined;
 let upOutput = '';
@@ -124,24 +106,6 @@ async function frontAdmin(urlPath: string): Promise<string> {
     `http://127.0.0.1:9901${urlPath}`,
   ]);
   return r.stdout;
-}
-
-/**
- * A known gap between parts, found at run time: the proxy ignoring the `original_dst` listener
- * filter the compiler emits, so redirected connections match no filter chain. Steps that need
- * traffic through the sidecars are skipped with this reason (instead of failing) until it is
- * fixed; the check reads the proxy's own `no_filter_chain_match` counter.
- */
-let blocked: string | undefined;
-
-async function detectBlocker(): Promise<string | undefined> {
-  const stats = await frontAdmin('/stats');
-  const unmatched = Number(
-    /^listener\.0\.0\.0\.0_15000\.no_filter_chain_match: (\d+)$/m.exec(stats)?.[1] ?? 0,
-  );
-  return unmatched > 0
-    ? 'proxy: redirected connections match no filter chain (the original_dst listener filter is not honoured)'
-    : undefined;
 }
 
 interface PodJson {
@@ -241,18 +205,11 @@ test(
 test(
   '2. through front: blue → blue, red → red, green → error, no header → 404',
   { skip, timeout: 120_000 },
-  async (t) => {
-    let blue: Awaited<ReturnType<typeof viaFront>>;
-    try {
-      blue = await eventually('blue through front', async () => {
-        const r = await viaFront('blue');
-        return r.body === 'blue' && r;
-      });
-    } catch (err) {
-      blocked = await detectBlocker();
-      if (blocked) return t.skip(blocked);
-      throw err;
-    }
+  async () => {
+    const blue = await eventually('blue through front', async () => {
+      const r = await viaFront('blue');
+      return r.body === 'blue' && r;
+    });
     assert.equal(blue.status, 200);
     assert.equal((await viaFront('red')).body, 'red');
     const green = await viaFront('green');
@@ -283,8 +240,7 @@ test(
 test(
   "4. front sidecar's admin: clusters healthy / failed_active_hc, certs, ssl.handshake stats",
   { skip, timeout: 90_000 },
-  async (t) => {
-    if (blocked) return t.skip(blocked);
+  async () => {
     const cluster = (c: string) => `cds_egress_${NS}_${c}_${NS}_http_8080`;
     const clusters = await eventually('blue and red healthy, green failed_active_hc', async () => {
       const text = await frontAdmin('/clusters');
@@ -312,8 +268,7 @@ test(
 test(
   '5. registering green makes it work within seconds, without restarts',
   { skip, timeout: 90_000 },
-  async (t) => {
-    if (blocked) return t.skip(blocked);
+  async () => {
     await execFileP('bash', [path.join(example, 'register.sh'), 'green'], {
       env: {
         ...process.env,
@@ -337,8 +292,7 @@ test(
 test(
   '6. blue PERMISSIVE accepts plaintext and still mTLS from front; back to STRICT refuses plaintext',
   { skip, timeout: 120_000 },
-  async (t) => {
-    if (blocked) return t.skip(blocked);
+  async () => {
     const plain = () => curl([`http://color-blue.${NS}.svc.cluster.local:8080/`]);
     let r = await tm(['apply', '-f', path.join(example, 'extras/blue-permissive.yaml')]);
     assert.equal(r.code, 0, r.stderr);
@@ -357,8 +311,7 @@ test(
   },
 );
 
-test('7. requests keep succeeding across several SVID rotations', { skip, timeout: 180_000 }, async (t) => {
-  if (blocked) return t.skip(blocked);
+test('7. requests keep succeeding across several SVID rotations', { skip, timeout: 180_000 }, async () => {
   const serials = new Set<string>();
   const until = Date.now() + SVID_TTL_SECONDS * 2.5 * 1000;
   while (Date.now() < until) {
