@@ -1130,19 +1130,33 @@ export function parseCluster(raw: unknown, readFile: (f: string) => string = rea
 export function parseBootstrap(raw: unknown, readFile: (f: string) => string): BootstrapConfig {
   const v = normalizeKeys(raw) as Json;
   const p = new Problems();
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    p.add(
+      '(top level)',
+      `must be a Bootstrap object, found ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v}`,
+    );
+    p.throwIfAny('bootstrap');
+  }
   const sr = obj(v.static_resources);
-  const collect = <T>(items: Json[], kind: string, fn: (x: Json) => T): T[] =>
-    items.flatMap((x, i) => {
+  const collect = <T>(items: unknown, kind: string, fn: (x: Json) => T): T[] => {
+    if (items === undefined || items === null) return [];
+    if (!Array.isArray(items)) {
+      p.add(`static_resources.${kind}`, 'must be a list');
+      return [];
+    }
+    return items.flatMap((x: unknown, i) => {
       try {
-        return [fn(x)];
+        if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new TypeError('must be an object');
+        return [fn(x as Json)];
       } catch (err) {
         p.add(`static_resources.${kind}[${i}]`, err instanceof Error ? err.message : String(err));
         return [];
       }
     });
-  const listeners = collect(arr(sr.listeners), 'listeners', (x) => parseListener(x, readFile));
-  const clusters = collect(arr(sr.clusters), 'clusters', (x) => parseCluster(x, readFile));
-  const secrets = collect(arr(sr.secrets), 'secrets', (x) => parseSecret(x, readFile));
+  };
+  const listeners = collect(sr.listeners, 'listeners', (x) => parseListener(x, readFile));
+  const clusters = collect(sr.clusters, 'clusters', (x) => parseCluster(x, readFile));
+  const secrets = collect(sr.secrets, 'secrets', (x) => parseSecret(x, readFile));
   const node = obj(v.node);
   const adminSa = obj(obj(obj(v.admin).address).socket_address);
   p.throwIfAny('bootstrap');
