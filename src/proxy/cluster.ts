@@ -115,6 +115,8 @@ export class Cluster {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #hcClients = new Map<string, Client>();
   #rqActive = 0;
+  /** `upstream_rq_<status>` counters by status, so the per-request path builds no stat names. */
+  readonly #byStatus = new Map<number, Counter>();
 
   constructor(config: ClusterConfig, deps: ClusterDeps) {
     this.config = config;
@@ -249,7 +251,14 @@ export class Cluster {
       else if (status >= 300) s.rq3xx.value++;
       else s.rq2xx.value++;
     }
-    if (status) this.#deps.stats.counter(`cluster.${this.config.name}.upstream_rq_${status}`).value++;
+    if (status) {
+      let c = this.#byStatus.get(status);
+      if (!c) {
+        c = this.#deps.stats.counter(`cluster.${this.config.name}.upstream_rq_${status}`);
+        this.#byStatus.set(status, c);
+      }
+      c.value++;
+    }
   }
 
   #outlier5xx(host: Host): void {

@@ -453,11 +453,11 @@ class Forward {
         writeResponseHead(this.#res, status, headers, endStream);
         return true;
       },
-      data: (chunk, pause, resume) => {
+      data: (chunk, flow) => {
         if (this.#done) return;
         if (!(this.#res as http.ServerResponse).write(chunk)) {
-          pause();
-          (this.#res as http.ServerResponse).once('drain', resume);
+          flow.pause();
+          (this.#res as http.ServerResponse).once('drain', () => flow.resume());
         }
       },
       end: (trailers) => {
@@ -535,33 +535,7 @@ class Forward {
 
   #sendH1(host: Host, sink: UpstreamSink): () => void {
     const pool = this.#cluster.h1Pool(host);
-    let controller: Dispatcher.DispatchController | undefined;
-    let gotHeaders = false;
-    let aborted = false;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (aborted) c.abort(new Error('cancelled'));
-      },
-      onResponseStart(c, status, headers) {
-        gotHeaders = true;
-        if (!sink.headers(status, headers as Record<string, string | string[]>, false))
-          c.abort(new Error('retrying'));
-      },
-      onResponseData(c, chunk) {
-        sink.data(
-          chunk,
-          () => c.pause(),
-          () => c.resume(),
-        );
-      },
-      onResponseEnd(_c, trailers) {
-        sink.end(trailers as Record<string, string | string[]>);
-      },
-      onResponseError(_c, err) {
-        if (!aborted) sink.error(err, !gotHeaders);
-      },
-    };
+    const handler = new H1Attempt(sink);
     const body = this.#body === undefined ? (this.#req as http.IncomingMessage) : this.#body;
     pool.dispatch(
       {
@@ -574,10 +548,7 @@ class Forward {
       },
       handler,
     );
-    return () => {
-      aborted = true;
-      controller?.abort(new Error('cancelled'));
-    };
+    return () => handler.cancel();
   }
 
   #sendH2(host: Host, sink: UpstreamSink): () => void {
@@ -621,13 +592,7 @@ class Forward {
         });
         let trailers: Record<string, string | string[]> | undefined;
         s.on('trailers', (t) => (trailers = t as Record<string, string | string[]>));
-        s.on('data', (chunk: Buffer) =>
-          sink.data(
-            chunk,
-            () => s.pause(),
-            () => s.resume(),
-          ),
-        );
+        s.on('data', (chunk: Buffer) => sink.data(chunk, s));
         s.on('end', () => {
           if (gotHeaders) sink.end(trailers);
         });
@@ -683,10 +648,55 @@ class Forward {
   }
 }
 
+/**
+ * The undici dispatch handler of one HTTP/1.1 upstream attempt, as a class so that the
+ * per-request path allocates one object instead of a closure per callback.
+ */
+class H1Attempt implements Dispatcher.DispatchHandler {
+  readonly #sink: UpstreamSink;
+  #controller: Dispatcher.DispatchController | undefined;
+  #gotHeaders = false;
+  #aborted = false;
+
+  constructor(sink: UpstreamSink) {
+    this.#sink = sink;
+  }
+
+  /** Abandons the attempt (retry, timeout, downstream gone). */
+  cancel(): void {
+    this.#aborted = true;
+    this.#controller?.abort(new Error('cancelled'));
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c;
+    if (this.#aborted) c.abort(new Error('cancelled'));
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: unknown): void {
+    this.#gotHeaders = true;
+    if (!this.#sink.headers(status, headers as Record<string, string | string[]>, false))
+      c.abort(new Error('retrying'));
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#sink.data(chunk, c);
+  }
+
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: unknown): void {
+    this.#sink.end(trailers as Record<string, string | string[]>);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (!this.#aborted) this.#sink.error(err, !this.#gotHeaders);
+  }
+}
+
 /** Callbacks from an upstream attempt. `headers` returns false to discard the response (retry). */
 interface UpstreamSink {
   headers(status: number, headers: Record<string, string | string[]>, endStream: boolean): boolean;
-  data(chunk: Buffer, pause: () => void, resume: () => void): void;
+  /** A body chunk; under downstream backpressure the sink pauses `flow` until the drain. */
+  data(chunk: Buffer, flow: { pause(): unknown; resume(): unknown }): void;
   end(trailers: Record<string, string | string[]> | undefined): void;
   error(err: Error, beforeHeaders: boolean): void;
 }
