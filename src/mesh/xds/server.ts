@@ -164,8 +164,10 @@ class StreamSession {
       const nodeId = req.node?.id;
       if (!nodeId) {
         this.close();
-        this.#call.destroy(
-          Object.assign(new Error('the first DiscoveryRequest must carry node.id'), {
+        // grpc-js sends the status only for an 'error' event (destroy() resets without trailers).
+        this.#call.emit(
+          'error',
+          Object.assign(new Error('node.id: the first DiscoveryRequest must carry node.id'), {
             code: grpc.status.INVALID_ARGUMENT,
           }),
         );
