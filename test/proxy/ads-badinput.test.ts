@@ -1,0 +1,195 @@
+/**
+ * Malformed resources over ADS (fake control plane, same setup as ads.test.ts): each is NACKed for
+ * its type and the proxy keeps serving the last good config.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import net from 'node:net';
+import { TypeUrl } from '../../src/proxy/index.js';
+import { FakeAds } from './support/fake-xds.js';
+import { startProxy, type ProxyProcess } from './support/envoy.js';
+
+let dir: string;
+let ads: FakeAds;
+let app: http.Server;
+let proxy: ProxyProcess;
+let listenPort: number;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+function get(p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(
+        { host: '127.0.0.1', port: listenPort, path: p, agent: false, headers: { host: 'app.local' } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      )
+      .on('error', reject);
+  });
+}
+
+async function waitFor(cond: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const HCM =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+function listener(filterType = HCM): Record<string, unknown> {
+  return {
+    name: 'lds_ingress_0.0.0.0_15000',
+    address: { socket_address: { address: '127.0.0.1', port_value: listenPort } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': filterType,
+              stat_prefix: 'ingress',
+              rds: {
+                route_config_name: 'rds_ingress_http_8080',
+                config_source: { ads: {}, resource_api_version: 'V3' },
+              },
+              http_filters: [
+                {
+                  name: 'envoy.filters.http.router',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-ads-'));
+  app = http.createServer((req, res) => res.end(`app ${req.url}`));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  const appPort = (app.address() as net.AddressInfo).port;
+  listenPort = await freePort();
+  ads = new FakeAds();
+  const sock = path.join(dir, 'xds.sock');
+  await ads.listen(sock);
+  ads.set(TypeUrl.cluster, [
+    {
+      name: 'cds_ingress_mesh_app_http_8080',
+      type: 'EDS',
+      connect_timeout: '1s',
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'app' },
+    },
+  ]);
+  ads.set(TypeUrl.endpoint, [
+    {
+      cluster_name: 'app',
+      endpoints: [
+        {
+          lb_endpoints: [
+            { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } } },
+          ],
+        },
+      ],
+    },
+  ]);
+  ads.set(TypeUrl.listener, [listener()]);
+  ads.set(TypeUrl.route, [
+    {
+      name: 'rds_ingress_http_8080',
+      virtual_hosts: [
+        {
+          name: 'app',
+          domains: ['*'],
+          routes: [{ match: { prefix: '/' }, route: { cluster: 'cds_ingress_mesh_app_http_8080' } }],
+        },
+      ],
+    },
+  ]);
+  proxy = await startProxy(dir, 'ads', undefined, { APPMESH_RESOURCE_ARN: 'mesh/m/virtualNode/app' }, [
+    '--xds',
+    `unix://${sock}`,
+  ]);
+});
+
+after(async () => {
+  await proxy?.stop();
+  ads?.close();
+  app?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const bad: [string, string, Record<string, unknown>[]][] = [
+  ['cluster without a name', TypeUrl.cluster, [{ type: 'EDS', connect_timeout: 'soon' }]],
+  [
+    'endpoint port out of range',
+    TypeUrl.endpoint,
+    [
+      {
+        cluster_name: 'app',
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: 'x', port_value: 99999 } } } },
+            ],
+          },
+        ],
+      },
+    ],
+  ],
+  [
+    'route with zero-weight weighted clusters',
+    TypeUrl.route,
+    [
+      {
+        name: 'rds_ingress_http_8080',
+        virtual_hosts: [
+          {
+            name: 'app',
+            domains: ['*'],
+            routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [] } } }],
+          },
+        ],
+      },
+    ],
+  ],
+  ['listener without an address', TypeUrl.listener, [{ name: 'lds_x', filter_chains: [] }]],
+];
+
+test('malformed resources over ADS are NACKed per type and the proxy keeps serving', async () => {
+  await waitFor(
+    async () => (await get('/x').catch(() => ({ status: 0, body: '' }))).status === 200,
+    'route to app',
+  );
+  for (const [what, typeUrl, resources] of bad) {
+    const before = ads.requests.length;
+    ads.set(typeUrl, resources);
+    await waitFor(
+      () => ads.requests.slice(before).some((r) => r.type_url === typeUrl && r.error_detail?.message),
+      `NACK for ${what}`,
+    );
+    assert.equal(proxy.child.exitCode, null, `proxy alive after ${what}`);
+    assert.equal((await get('/still')).body, 'app /still', `still serving after ${what}`);
+  }
+});
