@@ -11,7 +11,7 @@
  * measured in the same run, because this machine is shared and absolute numbers drift.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** One figure printed by an area script. */
@@ -161,7 +161,13 @@ async function main(): Promise<void> {
   }
   const when = new Date().toISOString();
   mkdirSync(`${root}bench/results`, { recursive: true });
-  writeFileSync(`${root}bench/results/${when.slice(0, 10)}.json`, JSON.stringify(all, null, 2) + '\n');
+  const resultsFile = `${root}bench/results/${when.slice(0, 10)}.json`;
+  // With --only, the other areas keep today's earlier figures instead of vanishing from the docs.
+  if (only && existsSync(resultsFile)) {
+    const earlier = JSON.parse(readFileSync(resultsFile, 'utf8')) as Measurement[];
+    all.unshift(...earlier.filter((m) => m.area !== only));
+  }
+  writeFileSync(resultsFile, JSON.stringify(all, null, 2) + '\n');
   const md = renderMarkdown(all, when, quick);
   mkdirSync(`${root}docs`, { recursive: true });
   writeFileSync(`${root}docs/benchmarks.md`, md);
