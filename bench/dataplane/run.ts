@@ -10,7 +10,7 @@
  * core for two hops. Prints measurement lines (bench/run.ts format): rps, p50/p99 latency, CPU µs per
  * request (both hops, /proc utime+stime), peak RSS, and the 2xx / error counts of every measured run.
  * A freshly started Node proxy needs several seconds of traffic before V8 has optimised its hot
- * paths (the first second costs ~10 ms of CPU per request); each proxy variant is therefore warmed
+ * paths (the first second costs ~10 ms of CPU per request); each trustmesh variant is therefore warmed
  * at c=8 until two consecutive 1 s runs agree within 10% (bounded; the time taken is reported), so
  * the figures describe the steady state rather than the JIT warm-up.
  * `--quick`: c=1/32, 1 s warm-up + 3 s measured per point; else c=1/8/32/128, 2 + 8 s.
@@ -35,7 +35,7 @@ const WARM_S = quick ? 1 : 2;
 const RUN_S = quick ? 3 : 8;
 const CONNECTIONS = quick ? [1, 32] : [1, 8, 32, 128];
 /** Upper bound of the steady-state warm-up of a proxy variant, seconds. */
-const MAX_WARM_S = quick ? 8 : 15;
+const MAX_WARM_S = quick ? 6 : 15;
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const entry = fileURLToPath(new URL('./proxy.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -168,7 +168,7 @@ function warmUp(variant: string, port: number): void {
 const directP50 = new Map<number, number>();
 
 async function measure(variant: string, port: number, pids: number[]): Promise<void> {
-  if (pids.length) warmUp(variant, port);
+  if (variant.startsWith('trustmesh')) warmUp(variant, port);
   for (const c of CONNECTIONS) {
     wrk(port, c, WARM_S);
     const before = pids.map(cpuTicks);
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     const upstream = await freePort();
     fs.writeFileSync(
       path.join(dir, 'nginx.conf'),
-      `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+      `worker_processes 1; daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
 events { worker_connections 4096; }
 http { access_log off; server { listen 127.0.0.1:${upstream}; keepalive_requests 1000000; location / { return 200 "hello world\\n"; } } }\n`,
     );
@@ -489,3 +489,5 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.exit(130);
   });
 await main();
+// Nothing of the run may keep the process alive past its measurements.
+process.exit(process.exitCode ?? 0);
