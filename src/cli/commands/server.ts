@@ -194,9 +194,24 @@ function addEntryFlags(cmd: Command): Command {
 /** `-data` JSON (spire.common.RegistrationEntries) → entry inputs. */
 function entriesFromData(file: string): EntryInput[] {
   const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  const doc = JSON.parse(text) as { entries?: Record<string, unknown>[] };
-  if (!Array.isArray(doc.entries)) throw new Error(`-data: ${file} has no "entries" list`);
-  return doc.entries.map((e) => ({
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`-data: ${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const entries = (doc as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries)) throw new Error(`-data: ${file} has no "entries" list`);
+  // Field values are validated by the server, which names them; only the shape is checked here.
+  return entries.map((e: unknown, i) => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e))
+      throw new Error(`-data: ${file}: entries[${i}] must be an object`);
+    return entryFromDataObject(e as Record<string, unknown>);
+  });
+}
+
+function entryFromDataObject(e: Record<string, unknown>): EntryInput {
+  return {
     id: (e['entry_id'] ?? e['id']) as string | undefined,
     spiffe_id: e['spiffe_id'] as string,
     parent_id: e['parent_id'] as string,
@@ -209,7 +224,7 @@ function entriesFromData(file: string): EntryInput[] {
     downstream: e['downstream'] as boolean | undefined,
     expires_at: (e['entryExpiry'] ?? e['entry_expiry'] ?? e['expires_at']) as number | undefined,
     hint: e['hint'] as string | undefined,
-  }));
+  };
 }
 
 async function entryFromFlags(o: EntryFlags): Promise<EntryInput[]> {
