@@ -90,8 +90,9 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Resident memory of `pid` in MB: `VmHWM` (peak) or `VmRSS` (now). */
+function rssMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
 
@@ -202,14 +203,13 @@ async function measure(variant: string, port: number, pids: number[]): Promise<v
     emit(`dataplane.two_hop_mtls.responses_2xx.c${c}`, variant, 'count', r.ok, cond);
     emit(`dataplane.two_hop_mtls.errors.c${c}`, variant, 'count', r.errors, cond);
   }
-  if (pids.length)
-    emit(
-      'dataplane.two_hop_mtls.peak_rss',
-      variant,
-      'MB',
-      pids.reduce((s, p) => s + peakRssMb(p), 0),
-      { processes: pids.length },
-    );
+  if (pids.length) {
+    // The Node proxies' peak is set at start-up (tsx compiles the sources); the RSS after the run
+    // is what a serving sidecar holds.
+    const sum = (field: 'VmHWM' | 'VmRSS'): number => pids.reduce((s, p) => s + rssMb(p, field), 0);
+    emit('dataplane.two_hop_mtls.peak_rss', variant, 'MB', sum('VmHWM'), { processes: pids.length });
+    emit('dataplane.two_hop_mtls.rss_after_run', variant, 'MB', sum('VmRSS'), { processes: pids.length });
+  }
 }
 
 function stop(cs: ChildProcess[]): void {
