@@ -143,6 +143,9 @@ export function renderMarkdown(all: Measurement[], when: string, quick: boolean,
     }
     lines.push('');
   }
+  // The reading of the figures is prose written by people, kept beside the harness.
+  const reading = `${root}bench/reading.md`;
+  if (existsSync(reading)) lines.push(readFileSync(reading, 'utf8'));
   return lines.join('\n');
 }
 
