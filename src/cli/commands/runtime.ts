@@ -242,10 +242,12 @@ export function registerRuntimeCommands(program: Command): void {
         const front = [...rt.cluster.services.values()].find((s) => s.manifest.metadata.name === 'front');
         if (front) {
           const host = `front.${front.manifest.metadata.namespace}.svc.cluster.local:8080`;
-          log(`    trustmesh run curler --rm -- curl -s -H "color_header: blue" ${host}`);
-          log(`    trustmesh run curler --rm -- curl -s -H "color_header: green" ${host}`);
+          log(`    npx trustmesh run curler --rm -- curl -s -H "color_header: blue" ${host}`);
+          log(`    npx trustmesh run curler --rm -- curl -s -H "color_header: green" ${host}`);
         }
-        log('    trustmesh get pods -A   ·   trustmesh status   ·   trustmesh down (or Ctrl-C here)');
+        log(
+          '    npx trustmesh get pods -A   ·   npx trustmesh status   ·   npx trustmesh down (or Ctrl-C here)',
+        );
         const stop = () => void rt.down();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
