@@ -3,7 +3,8 @@
  * AggregatedDiscoveryService on a unix socket): CDS (EDS cluster) + EDS + LDS + RDS bring the
  * ingress path up and /ready turns LIVE; every update is ACKed with its version and nonce; a
  * listener the proxy cannot apply is NACKed with `error_detail` naming the problem and the last
- * good listener keeps serving.
+ * good listener keeps serving; malformed resources of every type are NACKed per type while the proxy
+ * keeps serving.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,4 +188,58 @@ test('a listener the proxy cannot apply is NACKed with the reason; the last good
   );
   assert.equal((await get('/still')).body, 'app /still');
   assert.equal(await proxy.stat('listener_manager.lds.update_rejected'), 1);
+});
+
+const bad: [string, string, Record<string, unknown>[]][] = [
+  ['cluster without a name', TypeUrl.cluster, [{ type: 'EDS', connect_timeout: 'soon' }]],
+  [
+    'endpoint port out of range',
+    TypeUrl.endpoint,
+    [
+      {
+        cluster_name: 'app',
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: 'x', port_value: 99999 } } } },
+            ],
+          },
+        ],
+      },
+    ],
+  ],
+  [
+    'route with zero-weight weighted clusters',
+    TypeUrl.route,
+    [
+      {
+        name: 'rds_ingress_http_8080',
+        virtual_hosts: [
+          {
+            name: 'app',
+            domains: ['*'],
+            routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [] } } }],
+          },
+        ],
+      },
+    ],
+  ],
+  ['listener without an address', TypeUrl.listener, [{ name: 'lds_x', filter_chains: [] }]],
+];
+
+test('malformed resources over ADS are NACKed per type and the proxy keeps serving', async () => {
+  await waitFor(
+    async () => (await get('/x').catch(() => ({ status: 0, body: '' }))).status === 200,
+    'route to app',
+  );
+  for (const [what, typeUrl, resources] of bad) {
+    const before = ads.requests.length;
+    ads.set(typeUrl, resources);
+    await waitFor(
+      () => ads.requests.slice(before).some((r) => r.type_url === typeUrl && r.error_detail?.message),
+      `NACK for ${what}`,
+    );
+    assert.equal(proxy.child.exitCode, null, `proxy alive after ${what}`);
+    assert.equal((await get('/still')).body, 'app /still', `still serving after ${what}`);
+  }
 });
