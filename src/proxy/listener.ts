@@ -226,12 +226,21 @@ export class ActiveListener {
       isServer: true,
       secureContext: active.context,
       requestCert: tlsCfg.requireClientCertificate || active.validator !== undefined,
-      rejectUnauthorized: false,
+      // With requestCert, `rejectUnauthorized: true` makes OpenSSL fail a handshake that carries no
+      // client certificate with the alert Envoy sends (TLS 1.3 certificate_required, else
+      // handshake_failure); without it a TLS 1.3 client believes the handshake succeeded and only
+      // sees the connection drop after sending its request.
+      rejectUnauthorized: tlsCfg.requireClientCertificate,
       ALPNProtocols: alpn,
     });
+    // Chain and SAN checks are the validator's (SPIFFE rules, per trust domain), not Node's CA store.
+    (t as unknown as { _rejectUnauthorized: boolean })._rejectUnauthorized = false;
     let secured = false;
-    t.on('error', () => {
-      if (!secured) ssl.connectionError.value++;
+    t.on('error', (err: NodeJS.ErrnoException) => {
+      if (!secured) {
+        if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') ssl.failVerifyNoCert.value++;
+        ssl.connectionError.value++;
+      }
       t.destroy();
     });
     t.setNoDelay(true);

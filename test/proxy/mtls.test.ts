@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import tls from 'node:tls';
 import { execFile } from 'node:child_process';
 import { makePki, type TestPki, type PemPair } from './support/pki.js';
 import {
@@ -270,6 +271,23 @@ for (const row of matrix) {
     assert.equal(await b.stat(statName), before + 2, `${statName} counts both refusals`);
   });
 }
+
+test('STRICT answers a handshake without a client certificate with the certificate_required alert', async () => {
+  // Envoy's TLS 1.3 answer: the handshake fails with alert 116 before any request is read. The client
+  // sends no application data, so the alert reaches it ahead of the close.
+  const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port: bPort,
+      servername: 'localhost',
+      ca: fs.readFileSync(pki.ca),
+    });
+    s.on('error', resolve);
+    s.on('close', () => resolve(undefined));
+    s.resume();
+  });
+  assert.equal(err?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+});
 
 test('STRICT refuses plaintext (reset, counted in ssl.connection_error)', async () => {
   const statName = `listener.127.0.0.1_${bPort}.ssl.connection_error`;
