@@ -218,10 +218,11 @@ test('header, method, regex and query matching pick the route Envoy would', asyn
   assert.equal((await request('/re/123')).body, 'v2 /re/123');
   assert.equal((await request('/re/12a')).status, 404, 'safe_regex is a full match');
   assert.equal((await request('/q?color=blue')).body, 'v2 /q?color=blue');
-  await new Promise((r) => setTimeout(r, 100));
-  assert.match(
-    fs.readFileSync(path.join(dir, 'access.log'), 'utf8'),
-    /"GET \/q\?color=blue HTTP\/1\.1" 200 - 0 \d+ \d+ - "-" "-" "-" "svc\.local" "-"/,
+  // The access log is written asynchronously after the response: poll (bounded) for the line.
+  const line = /"GET \/q\?color=blue HTTP\/1\.1" 200 - 0 \d+ \d+ - "-" "-" "-" "svc\.local" "-"/;
+  await waitFor(
+    async () => line.test(fs.readFileSync(path.join(dir, 'access.log'), 'utf8')),
+    'the access log line',
   );
   assert.equal((await request('/q?color=red')).status, 404);
   assert.equal((await request('/rw/x?y=1')).body, 'v1 /rewritten/x?y=1');
