@@ -14,15 +14,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { Figure } from './lib/report.js';
 
-/** One figure printed by an area script. */
-export interface Measurement {
-  name: string;
-  variant: string;
-  unit: string;
-  value: number;
-  conditions?: Record<string, unknown>;
-  ratio_to?: string;
+/** One figure printed by an area script, tagged with its area by this runner. */
+export interface Measurement extends Figure {
   area?: string;
 }
 
@@ -32,7 +27,8 @@ const areas: Record<string, string[]> = {
   controlplane: ['bench/controlplane/run.ts'],
   dataplane: ['bench/dataplane/run.ts'],
 };
-const peerPackages = ['wrk', 'haproxy', 'nginx', 'nghttp2-client'];
+// libnginx-mod-stream: nginx's L4 proxy, the peer of the tcp_proxy path.
+const peerPackages = ['wrk', 'haproxy', 'nginx', 'libnginx-mod-stream', 'nghttp2-client'];
 
 function parseArgs(argv: string[]): { quick: boolean; only?: string } {
   const quick = argv.includes('--quick');
