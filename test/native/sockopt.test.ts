@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { once } from 'node:events';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,14 +12,17 @@ test('SO_PEERCRED reports the pid and uid of a child process connecting over a u
   const dir = mkdtempSync(join(tmpdir(), 'tm-peercred-'));
   const path = join(dir, 's.sock');
   try {
+    let listening!: Promise<unknown>;
     const accepted = new Promise<net.Socket>((resolve) => {
       const server = net.createServer((s) => {
         server.close();
         resolve(s);
       });
       server.listen(path);
+      listening = once(server, 'listening');
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // The child connects once: the socket must be bound before it starts, however slow the machine.
+    await listening;
     const child = spawn(
       process.execPath,
       ['-e', `const s=require('net').connect(${JSON.stringify(path)});s.on('data',()=>s.end());`],
@@ -84,7 +88,7 @@ test(
       const out = execFileSync(
         'ip',
         ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-        { encoding: 'utf8', timeout: 20_000 },
+        { encoding: 'utf8', timeout: 60_000 },
       );
       assert.deepEqual(JSON.parse(out.trim()), { address: '127.0.0.9', port: 8080, family: 'IPv4' });
     } finally {

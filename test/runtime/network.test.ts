@@ -61,7 +61,8 @@ function up(): Promise<{ child: ChildProcess; output: () => string }> {
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`up did not finish:\n${text}`)), 40_000);
+    // Generous: a loaded CI machine needs several seconds for tsx alone, then netns set-up per pod.
+    const timer = setTimeout(() => reject(new Error(`up did not finish:\n${text}`)), 90_000);
     const check = () => {
       if (text.includes('• up:')) {
         clearTimeout(timer);
@@ -137,7 +138,7 @@ after(() => {
 
 test(
   'pods, Services and teardown of the local pod network',
-  { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 120_000 },
+  { skip: isRoot ? false : 'needs root (network namespaces)', timeout: 300_000 },
   async () => {
     execFileSync('mkdir', ['-p', manifests]);
     writeFileSync(
@@ -153,16 +154,39 @@ test(
     ).items;
     assert.equal(items.length, 2, pods.out);
 
-    // Both replicas answer through the ClusterIP, each with its own downward-API name and IP.
+    // Both replicas answer through the ClusterIP, each with its own downward-API name and IP. A pod
+    // is ready once its process runs (no readiness probe), which can be before python listens, so
+    // curl retries refused connections for a while instead of the test assuming python is fast.
     const seen = new Set<string>();
     for (let i = 0; i < 16 && seen.size < 2; i++) {
-      const r = tm(['run', `c${i}`, '--rm', '-n', 'net', '--', 'curl', '-s', '-m', '3', 'http://echo/']);
+      const r = tm([
+        'run',
+        `c${i}`,
+        '--rm',
+        '-n',
+        'net',
+        '--',
+        'curl',
+        '-s',
+        '--connect-timeout',
+        '5',
+        '--retry',
+        '30',
+        '--retry-connrefused',
+        '--retry-delay',
+        '1',
+        '-m',
+        '60',
+        'http://echo/',
+      ]);
       assert.equal(r.code, 0, r.out);
       seen.add(r.out.trim());
     }
     assert.deepEqual([...seen].sort(), items.map((p) => `${p.metadata.name} ${p.status.podIP}`).sort());
 
-    // A Service without selector has an address but no endpoints: connection refused (curl 7).
+    // A Service without selector has an address but no endpoints: no HTTP response ever comes back.
+    // Which of curl's failures that is (7 refused, 28 timed out…) depends on timing, so only the
+    // outcome is asserted.
     const none = tm([
       'run',
       'nobody',
@@ -170,11 +194,14 @@ test(
       '--',
       'curl',
       '-s',
+      '-w',
+      'status=%{http_code}',
       '-m',
       '3',
       'http://none.net.svc.cluster.local/',
     ]);
-    assert.equal(none.code, 7, none.out);
+    assert.notEqual(none.code, 0, none.out);
+    assert.match(none.out, /status=000/, 'no HTTP response from a Service without endpoints');
 
     // The pod's hosts file names every Service.
     const hosts = tm(['exec', 'echo', '-n', 'net', '--', 'cat', '/etc/hosts']);

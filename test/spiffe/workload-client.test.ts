@@ -25,7 +25,7 @@ function queue<T>() {
       if (w) w(v);
       else items.push(v);
     },
-    next(timeoutMs = 5000): Promise<T> {
+    next(timeoutMs = 15_000): Promise<T> {
       if (items.length > 0) return Promise.resolve(items.shift() as T);
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(
@@ -44,7 +44,7 @@ function queue<T>() {
   };
 }
 
-const waitUntil = async (cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> => {
+const waitUntil = async (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

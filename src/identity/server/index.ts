@@ -27,6 +27,7 @@ export { ADMIN_METHODS } from './api/admin.js';
 export { caRotationStep, CaManager } from './ca/manager.js';
 export { MemoryKeyManager, DiskKeyManager, type KeyManager } from './ca/keymanager.js';
 export { openSqliteDataStore } from './datastore/sqlite.js';
+export { JoinTokenAttestor, type JoinTokenAttestorOptions } from './attestation/index.js';
 export type * from './datastore/types.js';
 export {
   EntryIndex,

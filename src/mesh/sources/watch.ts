@@ -1,11 +1,12 @@
 /**
  * Manifest sources for the store: a one-shot load and a watcher that reloads on file changes
- * (`fs.watch` on the directories, debounced), applying the new contents and deleting objects whose
- * documents disappeared. A file with a YAML syntax error keeps its objects (last good) until fixed.
+ * (`fs.watch` on every directory of the tree, debounced), applying the new contents and deleting
+ * objects whose documents disappeared. A file with a YAML syntax error keeps its objects (last good)
+ * until fixed.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { ValidationIssue } from '../model/index.js';
 import { readManifests } from './manifests.js';
@@ -76,7 +77,8 @@ export class ManifestWatcher extends EventEmitter<ManifestWatcherEvents> {
   readonly #store: ResourceStore;
   readonly #debounceMs: number;
   readonly #defaultNamespace: string | undefined;
-  readonly #watchers: FSWatcher[] = [];
+  /** One non-recursive watcher per directory: see {@link ManifestWatcher.#watchTree}. */
+  readonly #watchers = new Map<string, FSWatcher>();
   #owned = new Map<string, Set<ResourceKey>>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
@@ -98,12 +100,7 @@ export class ManifestWatcher extends EventEmitter<ManifestWatcherEvents> {
   ): Promise<{ watcher: ManifestWatcher; report: ReloadReport }> {
     const w = new ManifestWatcher(paths, store, options);
     const report = await w.#reload();
-    for (const p of w.#paths) {
-      const dir = (await stat(p)).isDirectory() ? p : dirname(p);
-      w.#watchers.push(
-        watch(dir, { recursive: true }, () => w.#schedule()).on('error', (err) => w.emit('error', err)),
-      );
-    }
+    await w.#watchTree();
     return { watcher: w, report };
   }
 
@@ -111,7 +108,8 @@ export class ManifestWatcher extends EventEmitter<ManifestWatcherEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    for (const w of this.#watchers) w.close();
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
     await this.#running;
   }
 
@@ -122,12 +120,59 @@ export class ManifestWatcher extends EventEmitter<ManifestWatcherEvents> {
       this.#running = this.#running.then(async () => {
         if (this.#closed) return;
         try {
-          this.emit('reload', await this.#reload());
+          const report = await this.#reload();
+          await this.#watchTree();
+          this.emit('reload', report);
         } catch (err) {
           this.emit('error', err as Error);
         }
       });
     }, this.#debounceMs);
+  }
+
+  /**
+   * Watches each directory of the watched paths on its own (hidden ones skipped, as the loader
+   * skips them), adding new directories and dropping removed ones after every reload. Node 20's
+   * `recursive: true` on Linux watches the files themselves, so it goes deaf to a file once it is
+   * replaced by a rename, which is how editors, `sed -i` and `kubectl`-style tools save; a
+   * directory's own watch sees every entry created, renamed over, changed or removed.
+   */
+  async #watchTree(): Promise<void> {
+    const dirs = new Set<string>();
+    const walk = async (dir: string): Promise<void> => {
+      dirs.add(dir);
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) await walk(join(dir, e.name));
+    };
+    for (const p of this.#paths) {
+      const isDir = await stat(p).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      if (isDir) await walk(p);
+      else dirs.add(dirname(p));
+    }
+    if (this.#closed) return;
+    for (const [dir, w] of this.#watchers) {
+      if (dirs.has(dir)) continue;
+      w.close();
+      this.#watchers.delete(dir);
+    }
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, () => this.#schedule());
+        // A directory removed under us: forget its watcher; the reload that follows re-walks the tree.
+        w.on('error', () => {
+          w.close();
+          if (this.#watchers.get(dir) === w) this.#watchers.delete(dir);
+          this.#schedule();
+        });
+        this.#watchers.set(dir, w);
+      } catch {
+        // Gone between the walk and the watch; the event that removed it schedules a reload.
+      }
+    }
   }
 
   async #reload(): Promise<ReloadReport> {

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { execFile as execFileCb, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,14 +28,6 @@ const HOST = 'spiffe://example.org/host';
 const WEB = 'spiffe://example.org/web';
 const NOBODY = 'spiffe://example.org/nobody';
 const SHORT_TTL_SECONDS = 20;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Starts `trustmesh agent run` and resolves once it logged "agent started". */
 async function startAgent(
@@ -91,9 +82,11 @@ describe('agent end to end', { timeout: 240_000 }, () => {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'tm-agent-e2e-'));
     await chmod(dir, 0o755);
-    serverPort = await freePort();
     await mkdir(path.join(dir, 'server'));
-    server = await startServer(path.join(dir, 'server'), { extraArgs: ['-serverPort', String(serverPort)] });
+    // The kernel picks the port (a probed "free" port can be taken before the server binds it);
+    // the restart below reuses it, as an agent expects its server back at the same address.
+    server = await startServer(path.join(dir, 'server'));
+    serverPort = server.port;
     const bundlePath = path.join(dir, 'bootstrap.pem');
     // The admin API in-process (as the CLI calls it): each CLI spawn costs seconds of tsx start-up.
     await writeFile(bundlePath, (await adminCall<{ pem: string }>(server.socketPath, 'bundle.show')).pem);

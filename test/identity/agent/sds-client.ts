@@ -91,12 +91,25 @@ export class SdsStream {
     this.#call.write({ type_url: SECRET_TYPE_URL, ...req });
   }
 
-  /** The next response; rejects with the stream's gRPC error. */
-  next(): Promise<DiscoveryResponse> {
+  /**
+   * The next response; rejects with the stream's gRPC error, or after `timeoutMs` (bounded so that a
+   * missing push fails the test instead of hanging the run; generous for a loaded CI machine).
+   */
+  next(timeoutMs = 15_000): Promise<DiscoveryResponse> {
     const r = this.#queue.shift();
     if (r) return Promise.resolve(r);
     if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (res: DiscoveryResponse) => (clearTimeout(timer), resolve(res)),
+        reject: (e: Error) => (clearTimeout(timer), reject(e)),
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`no DiscoveryResponse within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   /** Number of responses received and not yet taken. */

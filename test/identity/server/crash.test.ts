@@ -38,11 +38,14 @@ test('kill -9 during a burst of entry create loses no committed entry', async ()
       }
     };
     const workers = [0, 1, 2, 3].map(worker);
-    while (acknowledged.length < 150) await new Promise((r) => setTimeout(r, 5));
+    // Bounded: a server that died early would otherwise leave this loop spinning until CI's timeout.
+    const deadline = Date.now() + 60_000;
+    while (acknowledged.length < 150 && Date.now() < deadline && s.proc.exitCode === null)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.ok(acknowledged.length >= 150, `only ${acknowledged.length} creates acknowledged:\n${s.logs()}`);
     await s.kill();
     stop = true;
     await Promise.all(workers);
-    assert.ok(acknowledged.length >= 150);
 
     const db = new Database(path.join(s.dataDir, 'datastore.sqlite3'));
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');

@@ -98,15 +98,27 @@ export async function startServer(
   });
   let stderr = '';
   const port = await new Promise<number>((resolve, reject) => {
+    // Bounded, so a server stuck before "server started" fails the test with its log instead of
+    // hanging the run; generous, as tsx start-up alone takes seconds on a loaded CI machine.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start within 120 s:\n${stderr}`));
+    }, 120_000);
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       const m =
         /"agentApiAddress":"[^"]*:(\d+)".*"server started"|"msg":"server started".*"agentApiAddress":"[^"]*:(\d+)"/.exec(
           stderr,
         );
-      if (m) resolve(Number(m[1] ?? m[2]));
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1] ?? m[2]));
+      }
     });
-    proc.once('exit', (code) => reject(new Error(`server exited (${code}) before starting:\n${stderr}`)));
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before starting:\n${stderr}`));
+    });
   });
   proc.stdout!.resume();
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as grpcXds from '@grpc/grpc-js-xds';
 import { SnapshotCache, XdsServer, type JsonObject, type XdsAckEvent } from '../../../src/mesh/xds/index.js';
 import { apiListener, edsCluster, loadAssignment, routeConfig, typeUrls as T } from './helpers.js';
-import { EchoClient, echo, startEchoBackend } from './grpc-xds-client.js';
+import { EchoClient, backendsSeen as seenBy, echo, eventually, startEchoBackend } from './grpc-xds-client.js';
 
 const nodeId = 'mesh/m/virtualNode/client_ns';
 const target = 'echo.test:8080';
@@ -19,6 +19,7 @@ const server = new XdsServer({ cache });
 const backends: grpc.Server[] = [];
 const ports: Record<string, number> = {};
 let client: grpc.Client;
+const backendsSeen = (n: number, metadata?: Record<string, string>) => seenBy(client, n, metadata);
 
 function publish(routes: JsonObject[], listener: JsonObject = apiListener(target, 'echo-routes')): void {
   cache.setSnapshot(nodeId, {
@@ -41,20 +42,6 @@ function weighted(blue: number, green: number): JsonObject {
       },
     },
   };
-}
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
-
-async function backendsSeen(n: number, metadata: Record<string, string> = {}): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) seen.add(await echo(client, metadata));
-  return seen;
 }
 
 before(async () => {
@@ -111,6 +98,9 @@ test('follows header matches before the catch-all route', async () => {
 });
 
 test('a listener the client rejects is NACKed; the client keeps routing with its last good config', async () => {
+  // A known good config first, so this test doesn't lean on what the previous one left.
+  publish([{ match: { prefix: '/' }, route: { cluster: 'blue' } }]);
+  await eventually(async () => (await echo(client)) === 'blue', 'the good config is active');
   const nacks: XdsAckEvent[] = [];
   const onNack = (m: unknown) => nacks.push(m as XdsAckEvent);
   subscribe('trustmesh:xds:nack', onNack);

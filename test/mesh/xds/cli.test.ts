@@ -4,7 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -36,15 +36,24 @@ test('mesh config-dump prints the node config as Envoy /config_dump; an unknown 
 });
 
 test('controlplane run serves ADS on a unix socket and pushes manifest edits; a bad edit keeps the last good', async () => {
-  const manifest = path.join(dir, 'mesh.yaml');
+  const watched = path.join(dir, 'manifests');
+  mkdirSync(watched);
+  const manifest = path.join(watched, 'mesh.yaml');
   const original = readFileSync(fixture, 'utf8');
   writeFileSync(manifest, original);
+  // Edits replace the file in one step: a writeFile truncates first, and a reload landing in
+  // between would see an empty manifest and push its (empty) config.
+  const edit = (text: string): void => {
+    const next = path.join(dir, 'next.yaml');
+    writeFileSync(next, text);
+    renameSync(next, manifest);
+  };
   const socket = path.join(dir, 'xds.sock');
   const child = spawnTrustmesh([
     'controlplane',
     'run',
     '-f',
-    dir,
+    watched,
     '--listen',
     `unix://${socket}`,
     '--log-level',
@@ -57,7 +66,7 @@ test('controlplane run serves ADS on a unix socket and pushes manifest edits; a 
   const ads = () => new RawAdsClient(`unix://${socket}`, 'mesh/shop/virtualNode/front_shop');
   let client: RawAdsClient | undefined;
   try {
-    for (let i = 0; i < 400 && !stdout.includes('xds listening on'); i++)
+    for (let i = 0; i < 900 && !stdout.includes('xds listening on'); i++)
       await new Promise((r) => setTimeout(r, 100));
     assert.match(stdout, /xds listening on unix:\/\/.*xds\.sock \(8 nodes\)/, stderr);
     client = ads();
@@ -67,13 +76,13 @@ test('controlplane run serves ADS on a unix socket and pushes manifest edits; a 
     const weights = (res: typeof first) => JSON.stringify(res.resources[0]).match(/"weight":(\d+)/g);
     assert.deepEqual(weights(first), ['"weight":75', '"weight":25']);
 
-    writeFileSync(manifest, original.replace('weight: 75', 'weight: 10'));
+    edit(original.replace('weight: 75', 'weight: 10'));
     const edited = await client.next(20_000);
     assert.notEqual(edited.version_info, first.version_info);
     assert.deepEqual(weights(edited), ['"weight":10', '"weight":25']);
     client.ack(edited, ['rds_egress_http_8080']);
 
-    writeFileSync(manifest, original.replace('weight: 75', 'weight: 700'));
+    edit(original.replace('weight: 75', 'weight: 700'));
     for (let i = 0; i < 200 && !/weight/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(
       stderr,

@@ -11,7 +11,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { ControlPlane, type CompileReport } from '../../../src/mesh/compile/index.js';
 import { ResourceStore, parseManifestText } from '../../../src/mesh/sources/index.js';
 import { XdsServer } from '../../../src/mesh/xds/index.js';
-import { EchoClient, echo, startEchoBackend } from './grpc-xds-client.js';
+import { EchoClient, backendsSeen, echo, eventually, startEchoBackend } from './grpc-xds-client.js';
 
 const ns = 'shop';
 const service = `echo.${ns}.svc.cluster.local`;
@@ -21,6 +21,7 @@ const ports = new Map<string, number>();
 let controlPlane: ControlPlane;
 let server: XdsServer;
 let client: grpc.Client;
+const seen = (n: number, metadata?: Record<string, string>) => backendsSeen(client, n, metadata);
 
 function node(name: string): string {
   return `
@@ -95,20 +96,6 @@ function apply(yaml: string) {
 
 function nextCompile(): Promise<CompileReport> {
   return new Promise((resolve) => controlPlane.once('compiled', resolve));
-}
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
-
-async function seen(n: number, metadata: Record<string, string> = {}): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (let i = 0; i < n; i++) out.add(await echo(client, metadata));
-  return out;
 }
 
 before(async () => {

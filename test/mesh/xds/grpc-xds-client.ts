@@ -40,7 +40,7 @@ export async function startEchoBackend(name: string): Promise<{ port: number; se
   return { port, server };
 }
 
-/** One Echo call; resolves with the backend name that answered. */
+/** One Echo call (15 s deadline: the first one waits for xDS resolution); resolves with the backend name that answered. */
 export function echo(client: grpc.Client, metadata: Record<string, string> = {}): Promise<string> {
   const md = new grpc.Metadata();
   for (const [k, v] of Object.entries(metadata)) md.set(k, v);
@@ -54,8 +54,42 @@ export function echo(client: grpc.Client, metadata: Record<string, string> = {})
           cb: grpc.requestCallback<{ backend: string }>,
         ) => void;
       }
-    ).Echo({}, md, { deadline: Date.now() + 5000 }, (err, res) =>
+    ).Echo({}, md, { deadline: Date.now() + 15_000 }, (err, res) =>
       err ? reject(err) : resolve(res!.backend),
     ),
   );
+}
+
+/** The set of backend names that answered `n` sequential Echo calls. */
+export async function backendsSeen(
+  client: grpc.Client,
+  n: number,
+  metadata: Record<string, string> = {},
+): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) seen.add(await echo(client, metadata));
+  return seen;
+}
+
+/**
+ * Polls `check` every 100 ms until it resolves true, for up to `timeoutMs` (generous: an xDS update
+ * reaches the client in milliseconds here, but a loaded CI machine can stall for seconds). A check
+ * that throws counts as "not yet"; its last error is in the failure message.
+ */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`, { cause: lastError });
 }

@@ -95,8 +95,8 @@ export class RawAdsClient {
     });
   }
 
-  /** The next response (waits up to `timeoutMs`, then rejects). */
-  next(timeoutMs = 5000): Promise<ReceivedResponse> {
+  /** The next response (waits up to `timeoutMs`, generous for a loaded CI machine, then rejects). */
+  next(timeoutMs = 15_000): Promise<ReceivedResponse> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
