@@ -6,8 +6,9 @@
  * `static_resources`) configures the proxy without a control plane.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import YAML from 'yaml';
-import { parseBootstrap, type BootstrapConfig } from './config.js';
+import { isPort, parseBootstrap, type BootstrapConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 /** Default SPIRE agent socket (App Mesh's `APPMESH_SDS_SOCKET_PATH` default). */
@@ -81,13 +82,30 @@ export function resolveSettings(
     throw new ConfigError('proxy run', [
       'node id: set --node-id, APPMESH_RESOURCE_ARN or APPMESH_VIRTUAL_NODE_NAME (or node.id in --config)',
     ]);
-  const adminPortRaw =
-    flags.adminPort ??
-    env.ENVOY_ADMIN_ACCESS_PORT ??
-    (bootstrap?.adminPort !== undefined ? String(bootstrap.adminPort) : undefined);
-  const adminPort = adminPortRaw === undefined ? DEFAULT_ADMIN_PORT : Number(adminPortRaw);
-  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)
-    throw new ConfigError('proxy run', [`admin port ${JSON.stringify(adminPortRaw)} is not 0–65535`]);
+  // Each admin setting names where it came from, so an error points at the flag or variable to fix.
+  const [adminPortRaw, adminPortFrom] =
+    flags.adminPort !== undefined
+      ? [flags.adminPort, '--admin-port']
+      : env.ENVOY_ADMIN_ACCESS_PORT !== undefined
+        ? [env.ENVOY_ADMIN_ACCESS_PORT, 'ENVOY_ADMIN_ACCESS_PORT']
+        : [bootstrap?.adminPort?.toString(), 'admin.address.socket_address.port_value'];
+  const adminPort =
+    adminPortRaw === undefined || adminPortRaw === '' ? DEFAULT_ADMIN_PORT : Number(adminPortRaw);
+  if (!isPort(adminPort))
+    throw new ConfigError('proxy run', [
+      `${adminPortFrom}: admin port must be 0–65535, found ${JSON.stringify(adminPortRaw)}`,
+    ]);
+  const [adminAddress, adminAddressFrom] =
+    flags.adminAddress !== undefined
+      ? [flags.adminAddress, '--admin-address']
+      : env.ENVOY_ADMIN_ACCESS_ADDRESS !== undefined
+        ? [env.ENVOY_ADMIN_ACCESS_ADDRESS, 'ENVOY_ADMIN_ACCESS_ADDRESS']
+        : [bootstrap?.adminAddress ?? '127.0.0.1', 'admin.address.socket_address.address'];
+  // Envoy's admin socket_address takes an IP, never a host name (it would not resolve one).
+  if (net.isIP(adminAddress) === 0)
+    throw new ConfigError('proxy run', [
+      `${adminAddressFrom}: admin address must be an IP address, found ${JSON.stringify(adminAddress)}`,
+    ]);
   if (!flags.xds && !bootstrap)
     throw new ConfigError('proxy run', [
       'nothing to serve: give --xds <unix:///path | host:port> or --config <bootstrap>',
@@ -95,8 +113,7 @@ export function resolveSettings(
   return {
     nodeId,
     nodeCluster: flags.cluster ?? bootstrap?.nodeCluster ?? nodeId,
-    adminAddress:
-      flags.adminAddress ?? env.ENVOY_ADMIN_ACCESS_ADDRESS ?? bootstrap?.adminAddress ?? '127.0.0.1',
+    adminAddress,
     adminPort,
     xds: flags.xds,
     sdsSocketPath: flags.sdsSocket ?? env.APPMESH_SDS_SOCKET_PATH ?? DEFAULT_SDS_SOCKET_PATH,

@@ -8,6 +8,7 @@
  * Cluster (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST), ClusterLoadAssignment, Secret).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import { ConfigError } from './errors.js';
 
 /** Envoy type URLs of the resources this proxy consumes. */
@@ -1159,17 +1160,34 @@ export function parseBootstrap(raw: unknown, readFile: (f: string) => string): B
   const secrets = collect(sr.secrets, 'secrets', (x) => parseSecret(x, readFile));
   const node = obj(v.node);
   const adminSa = obj(obj(obj(v.admin).address).socket_address);
+  const adminAddress = adminSa.address === undefined ? undefined : String(adminSa.address);
+  if (adminAddress !== undefined && net.isIP(adminAddress) === 0)
+    p.add(
+      'admin.address.socket_address.address',
+      `must be an IP address, found ${JSON.stringify(adminSa.address)}`,
+    );
+  const adminPort = adminSa.port_value === undefined ? undefined : Number(adminSa.port_value);
+  if (adminPort !== undefined && !isPort(adminPort))
+    p.add(
+      'admin.address.socket_address.port_value',
+      `must be a port 0–65535, found ${JSON.stringify(adminSa.port_value)}`,
+    );
   p.throwIfAny('bootstrap');
   return {
     nodeId: str(node.id),
     nodeCluster: str(node.cluster),
-    adminAddress: str(adminSa.address),
-    adminPort: adminSa.port_value === undefined ? undefined : Number(adminSa.port_value),
+    adminAddress,
+    adminPort,
     listeners,
     clusters,
     secrets,
     raw: v,
   };
+}
+
+/** Whether `n` is a TCP port number (0 = any free port). */
+export function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 65535;
 }
 
 /** Reads a DataSource `filename` from the proxy's filesystem, as Envoy does for static and

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseBootstrap } from '../../src/proxy/index.js';
+import { ConfigError, parseBootstrap, resolveSettings, type ProxyRunFlags } from '../../src/proxy/index.js';
 
 const noFiles = (f: string): string => {
   throw new Error(`unexpected read of ${f}`);
@@ -34,4 +34,37 @@ test('static_resources lists that are not lists, or hold non-objects, are reject
 
 test('absent static_resources lists are still fine', () => {
   assert.deepEqual(parseBootstrap({ node: { id: 'n' } }, noFiles).listeners, []);
+});
+
+test('a bad admin address or port names the field it came from', () => {
+  rejects(
+    { admin: { address: { socket_address: { address: 'x', port_value: 9901 } } } },
+    /admin\.address\.socket_address\.address: must be an IP address, found "x"/,
+  );
+  rejects(
+    { admin: { address: { socket_address: { address: '127.0.0.1', port_value: 70000 } } } },
+    /admin\.address\.socket_address\.port_value: must be a port 0–65535, found 70000/,
+  );
+  const settings =
+    (flags: ProxyRunFlags, env: NodeJS.ProcessEnv = {}) =>
+    () =>
+      resolveSettings({ nodeId: 'n', xds: 'unix:///tmp/none.sock', ...flags }, env);
+  const named = (re: RegExp) => (err: Error) => err instanceof ConfigError && re.test(err.message);
+  assert.throws(
+    settings({ adminAddress: 'x' }),
+    named(/--admin-address: admin address must be an IP address, found "x"/),
+  );
+  assert.throws(
+    settings({}, { ENVOY_ADMIN_ACCESS_ADDRESS: 'localhost' }),
+    named(/ENVOY_ADMIN_ACCESS_ADDRESS: admin address must be an IP address, found "localhost"/),
+  );
+  assert.throws(
+    settings({ adminPort: 'abc' }),
+    named(/--admin-port: admin port must be 0–65535, found "abc"/),
+  );
+  assert.throws(
+    settings({}, { ENVOY_ADMIN_ACCESS_PORT: '-1' }),
+    named(/ENVOY_ADMIN_ACCESS_PORT: admin port must be 0–65535, found "-1"/),
+  );
+  assert.equal(resolveSettings({ nodeId: 'n', xds: 'x:1', adminAddress: '::1' }, {}).adminAddress, '::1');
 });
