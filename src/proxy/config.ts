@@ -147,6 +147,8 @@ export interface VirtualHostConfig {
 export interface RouteConfiguration {
   name: string;
   virtualHosts: VirtualHostConfig[];
+  /** `validate_clusters` as given; unset means Envoy's default (inline: true, RDS: false). */
+  validateClusters: boolean | undefined;
 }
 
 /** http_connection_manager network filter. */
@@ -800,7 +802,45 @@ function routeConfiguration(v: Json, p: Problems, prefix = ''): RouteConfigurati
       retry: retryPolicy(obj(vh.retry_policy), `${path}.retry_policy`, p),
     };
   });
-  return { name: String(v.name ?? ''), virtualHosts };
+  return {
+    name: String(v.name ?? ''),
+    virtualHosts,
+    validateClusters: v.validate_clusters === undefined ? undefined : bool(v.validate_clusters),
+  };
+}
+
+/**
+ * Envoy RouteConfiguration `validate_clusters`: when it applies (as set, else true for an inline
+ * `route_config` and false for RDS), every cluster a route names (`cluster`, `weighted_clusters`)
+ * must exist, or the whole configuration is rejected ("unknown cluster"). Without validation a
+ * request routed to a missing cluster gets 503 and counts `no_cluster` (Envoy's `NC`).
+ * Returns one problem per missing cluster reference; empty when valid or not validated.
+ */
+export function unknownRouteClusters(
+  rc: RouteConfiguration,
+  inline: boolean,
+  known: (cluster: string) => boolean,
+): string[] {
+  if (!(rc.validateClusters ?? inline)) return [];
+  const problems: string[] = [];
+  for (const vh of rc.virtualHosts)
+    for (const r of vh.routes) {
+      if (r.action.kind !== 'route') continue;
+      for (const c of r.action.clusters)
+        if (!known(c.name))
+          problems.push(
+            `route configuration ${JSON.stringify(rc.name)}: virtual host ${JSON.stringify(vh.name)} route ${JSON.stringify(r.name)}: unknown cluster ${JSON.stringify(c.name)} (validate_clusters)`,
+          );
+    }
+  return problems;
+}
+
+/** The inline `route_config`s of a listener's http_connection_manager filter chains. */
+export function inlineRouteConfigs(l: ListenerConfig): RouteConfiguration[] {
+  const chains = l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains;
+  return chains.flatMap((c) =>
+    c.filter.kind === 'http' && c.filter.routeConfig ? [c.filter.routeConfig] : [],
+  );
 }
 
 /** Parses an Envoy RouteConfiguration. Throws ConfigError naming every problem. */
@@ -1158,6 +1198,12 @@ export function parseBootstrap(raw: unknown, readFile: (f: string) => string): B
   const listeners = collect(sr.listeners, 'listeners', (x) => parseListener(x, readFile));
   const clusters = collect(sr.clusters, 'clusters', (x) => parseCluster(x, readFile));
   const secrets = collect(sr.secrets, 'secrets', (x) => parseSecret(x, readFile));
+  const clusterNames = new Set(clusters.map((c) => c.name));
+  listeners.forEach((l, i) => {
+    for (const rc of inlineRouteConfigs(l))
+      for (const problem of unknownRouteClusters(rc, true, (c) => clusterNames.has(c)))
+        p.add(`static_resources.listeners[${i}] ${JSON.stringify(l.name)}`, problem);
+  });
   const node = obj(v.node);
   const adminSa = obj(obj(obj(v.admin).address).socket_address);
   const adminAddress = adminSa.address === undefined ? undefined : String(adminSa.address);

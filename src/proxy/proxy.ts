@@ -9,6 +9,8 @@
 import type http from 'node:http';
 import { ClusterManager } from './cluster.js';
 import {
+  inlineRouteConfigs,
+  unknownRouteClusters,
   parseCluster,
   parseListener,
   parseLoadAssignment,
@@ -197,6 +199,11 @@ export class Proxy implements AdminSource {
       'rds',
       'http.rds.update_rejected',
     );
+    const unknown = parsed.flatMap((rc) => unknownRouteClusters(rc, false, (c) => !!this.clusters.get(c)));
+    if (unknown.length) {
+      this.stats.counter('http.rds.update_rejected').value++;
+      throw new ConfigError('rds', unknown);
+    }
     for (const rc of parsed) this.routes.set(rc.name, new RouteTable(rc));
     this.#record(
       this.#applied.routes,
@@ -220,6 +227,18 @@ export class Proxy implements AdminSource {
       'lds',
       'listener_manager.lds.update_rejected',
     );
+    // Inline route configs validate their clusters by default; CDS is applied before LDS (ADS order).
+    const unknown = parsed.flatMap((l) =>
+      inlineRouteConfigs(l).flatMap((rc) =>
+        unknownRouteClusters(rc, true, (c) => !!this.clusters.get(c)).map(
+          (m) => `listener ${JSON.stringify(l.name)}: ${m}`,
+        ),
+      ),
+    );
+    if (unknown.length) {
+      this.stats.counter('listener_manager.lds.update_rejected').value++;
+      throw new ConfigError('lds', unknown);
+    }
     try {
       await this.listeners.apply(parsed);
     } catch (err) {

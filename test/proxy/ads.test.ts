@@ -243,3 +243,56 @@ test('malformed resources over ADS are NACKed per type and the proxy keeps servi
     assert.equal((await get('/still')).body, 'app /still', `still serving after ${what}`);
   }
 });
+
+test('an unknown cluster: RDS accepts it (validate_clusters default false) → 503 no_cluster; validated configs are NACKed', async () => {
+  const routes = (extra: Record<string, unknown> = {}): Record<string, unknown>[] => [
+    {
+      name: 'rds_ingress_http_8080',
+      ...extra,
+      virtual_hosts: [
+        {
+          name: 'app',
+          domains: ['*'],
+          routes: [
+            { name: 'gone', match: { prefix: '/nc' }, route: { cluster: 'cds_missing' } },
+            { match: { prefix: '/' }, route: { cluster: 'cds_ingress_mesh_app_http_8080' } },
+          ],
+        },
+      ],
+    },
+  ];
+  ads.set(TypeUrl.route, routes());
+  await waitFor(async () => (await get('/nc')).status === 503, 'RDS with an unknown cluster applied');
+  assert.equal((await get('/ok')).body, 'app /ok');
+  assert.ok((await proxy.stat('http.ingress.no_cluster')) >= 1, 'counted as no_cluster (NC)');
+
+  const nackOf = async (typeUrl: string, set: () => void, what: string): Promise<string> => {
+    const before = ads.requests.length;
+    set();
+    await waitFor(
+      () => ads.requests.slice(before).some((r) => r.type_url === typeUrl && r.error_detail?.message),
+      what,
+    );
+    return ads.requests.slice(before).find((r) => r.type_url === typeUrl && r.error_detail?.message)!
+      .error_detail!.message;
+  };
+  assert.match(
+    await nackOf(
+      TypeUrl.route,
+      () => ads.set(TypeUrl.route, routes({ validate_clusters: true })),
+      'RDS NACK',
+    ),
+    /route "gone": unknown cluster "cds_missing" \(validate_clusters\)/,
+  );
+  const inline = listener();
+  const hcm = (inline.filter_chains as { filters: { typed_config: Record<string, unknown> }[] }[])[0]!
+    .filters[0]!.typed_config;
+  delete hcm.rds;
+  hcm.route_config = routes()[0];
+  assert.match(
+    await nackOf(TypeUrl.listener, () => ads.set(TypeUrl.listener, [inline]), 'LDS NACK'),
+    /lds_ingress_0\.0\.0\.0_15000.*unknown cluster "cds_missing"/,
+  );
+  assert.equal((await get('/nc')).status, 503, 'the last good route config keeps serving');
+  assert.equal((await get('/still')).body, 'app /still');
+});

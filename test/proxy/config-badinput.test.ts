@@ -68,3 +68,48 @@ test('a bad admin address or port names the field it came from', () => {
   );
   assert.equal(resolveSettings({ nodeId: 'n', xds: 'x:1', adminAddress: '::1' }, {}).adminAddress, '::1');
 });
+
+test('a static inline route naming an unknown cluster is rejected unless validate_clusters is false', () => {
+  const bootstrap = (validate?: boolean) => ({
+    static_resources: {
+      listeners: [
+        {
+          name: 'l',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'l',
+                    route_config: {
+                      name: 'rc',
+                      ...(validate === undefined ? {} : { validate_clusters: validate }),
+                      virtual_hosts: [
+                        {
+                          name: 'vh',
+                          domains: ['*'],
+                          routes: [{ match: { prefix: '/' }, route: { cluster: 'nope' } }],
+                        },
+                      ],
+                    },
+                    http_filters: [{ name: 'envoy.filters.http.router' }],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  rejects(
+    bootstrap(),
+    /static_resources\.listeners\[0\] "l": route configuration "rc".*unknown cluster "nope"/,
+  );
+  rejects(bootstrap(true), /unknown cluster "nope"/);
+  assert.equal(parseBootstrap(bootstrap(false), noFiles).listeners.length, 1);
+});
