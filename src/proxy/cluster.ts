@@ -1,7 +1,7 @@
 /**
  * Upstream clusters with Envoy's semantics: endpoints (STATIC, STRICT_DNS, LOGICAL_DNS, EDS,
  * ORIGINAL_DST), round-robin load balancing with the 50% panic threshold, keep-alive connection
- * pools (HTTP/1.1 through undici `Pool`, HTTP/2 and gRPC through one `node:http2` session per host),
+ * pools (HTTP/1.1 through the lean {@link H1Pool}, HTTP/2 and gRPC through one `node:http2` session per host),
  * upstream TLS from the cluster's transport socket (SDS certificate, validation context, SAN match,
  * session resumption), active health checks, outlier detection (consecutive 5xx) and circuit
  * breakers. Stat names are Envoy's (`cluster.<name>.upstream_rq_2xx`, `.ssl.handshake`, …).
@@ -10,12 +10,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
 import dns from 'node:dns/promises';
-import { Pool, Client } from 'undici';
+import { Client } from 'undici';
 import type { ClusterConfig, EndpointConfig, LoadAssignmentConfig } from './config.js';
 import { PeerVerificationError, UpstreamError } from './errors.js';
 import { sslStats, type Counter, type Gauge, type SslStats, type Stats } from './stats.js';
 import { TlsContextProvider, type SecretStore } from './secrets.js';
 import { peerChain } from './verify.js';
+import { H1Pool } from './h1upstream.js';
 
 /** One upstream endpoint of a cluster, with its health flags and pools. */
 export class Host {
@@ -41,7 +42,7 @@ export class Host {
   rqSuccess = 0;
   rqError = 0;
   rqActive = 0;
-  h1: Pool | undefined;
+  h1: H1Pool | undefined;
   h2: http2.ClientHttp2Session | undefined;
   tlsSession: Buffer | undefined;
   tlsSessionGeneration = 0;
@@ -381,27 +382,14 @@ export class Cluster {
     });
   }
 
-  /** The keep-alive HTTP/1.1 pool of `host` (undici Pool over {@link connect}). */
-  h1Pool(host: Host): Pool {
-    if (host.h1 && !host.h1.destroyed && !host.h1.closed) return host.h1;
-    const scheme = this.tls ? 'https' : 'http';
-    host.h1 = new Pool(
-      `${scheme}://${host.key.includes(':') && net.isIPv6(host.address) ? `[${host.address}]:${host.port}` : host.key}`,
-      {
-        connections: this.config.circuitBreakers.maxConnections,
-        pipelining: 1,
-        keepAliveTimeout: Math.min(this.config.idleTimeoutMs, 60_000),
-        keepAliveMaxTimeout: Math.min(this.config.idleTimeoutMs, 600_000),
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: (_opts, cb) => {
-          this.connect(host, ['http/1.1']).then(
-            (s) => cb(null, s),
-            (err: Error) => cb(err, null),
-          );
-        },
-      },
-    );
+  /** The keep-alive HTTP/1.1 pool of `host` (connections from {@link connect}). */
+  h1Pool(host: Host): H1Pool {
+    if (host.h1 && !host.h1.destroyed) return host.h1;
+    host.h1 = new H1Pool({
+      connect: () => this.connect(host, ['http/1.1']),
+      maxConnections: this.config.circuitBreakers.maxConnections,
+      idleTimeoutMs: Math.min(this.config.idleTimeoutMs, 60_000),
+    });
     return host.h1;
   }
 
@@ -545,7 +533,7 @@ export class Cluster {
   }
 
   #closeHost(h: Host): void {
-    void h.h1?.destroy().catch(() => {});
+    h.h1?.destroy();
     h.h2?.destroy();
     const c = this.#hcClients.get(h.key);
     if (c) void c.destroy().catch(() => {});

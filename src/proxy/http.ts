@@ -12,10 +12,10 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry } from './config.js';
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
+import type { UpstreamSink } from './h1upstream.js';
 import { RouteTable, pickWeighted, type RouteRequest } from './router.js';
 import type { Counter, Gauge, Stats } from './stats.js';
 
@@ -367,7 +367,7 @@ class Forward {
         (q < 0 ? '' : path.slice(q));
     }
     this.#path = path.startsWith('/') ? path : `/${path}`;
-    this.#upHeaders = upstreamHeaders(req, action.hostRewrite ?? rr.authority, info);
+    this.#upHeaders = upstreamHeaders(req.rawHeaders, action.hostRewrite ?? rr.authority, info);
   }
 
   start(): void {
@@ -534,21 +534,18 @@ class Forward {
   }
 
   #sendH1(host: Host, sink: UpstreamSink): () => void {
-    const pool = this.#cluster.h1Pool(host);
-    const handler = new H1Attempt(sink);
     const body = this.#body === undefined ? (this.#req as http.IncomingMessage) : this.#body;
-    pool.dispatch(
+    const cl = this.#req.headers['content-length'];
+    return this.#cluster.h1Pool(host).request(
       {
+        method: this.#rr.method,
         path: this.#path,
-        method: this.#rr.method as Dispatcher.HttpMethod,
         headers: this.#upHeaders,
         body,
-        headersTimeout: 0,
-        bodyTimeout: 0,
+        contentLength: cl === undefined ? -1 : Number(cl),
       },
-      handler,
+      sink,
     );
-    return () => handler.cancel();
   }
 
   #sendH2(host: Host, sink: UpstreamSink): () => void {
@@ -648,69 +645,28 @@ class Forward {
   }
 }
 
-/**
- * The undici dispatch handler of one HTTP/1.1 upstream attempt, as a class so that the
- * per-request path allocates one object instead of a closure per callback.
- */
-class H1Attempt implements Dispatcher.DispatchHandler {
-  readonly #sink: UpstreamSink;
-  #controller: Dispatcher.DispatchController | undefined;
-  #gotHeaders = false;
-  #aborted = false;
+/** Request headers never forwarded upstream: hop-by-hop ones, those the proxy sets itself, and
+ * the framing (the upstream codec writes its own). `x-forwarded-client-cert` is dropped: Envoy's
+ * `forward_client_cert_details` default SANITIZE, which App Mesh keeps, so a caller cannot claim an
+ * identity to the app. */
+const NOT_FORWARDED = new Set([
+  ...HOP_BY_HOP,
+  'x-forwarded-proto',
+  'expect',
+  'x-forwarded-client-cert',
+  'content-length',
+]);
 
-  constructor(sink: UpstreamSink) {
-    this.#sink = sink;
-  }
-
-  /** Abandons the attempt (retry, timeout, downstream gone). */
-  cancel(): void {
-    this.#aborted = true;
-    this.#controller?.abort(new Error('cancelled'));
-  }
-
-  onRequestStart(c: Dispatcher.DispatchController): void {
-    this.#controller = c;
-    if (this.#aborted) c.abort(new Error('cancelled'));
-  }
-
-  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: unknown): void {
-    this.#gotHeaders = true;
-    if (!this.#sink.headers(status, headers as Record<string, string | string[]>, false))
-      c.abort(new Error('retrying'));
-  }
-
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#sink.data(chunk, c);
-  }
-
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: unknown): void {
-    this.#sink.end(trailers as Record<string, string | string[]>);
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    if (!this.#aborted) this.#sink.error(err, !this.#gotHeaders);
-  }
-}
-
-/** Callbacks from an upstream attempt. `headers` returns false to discard the response (retry). */
-interface UpstreamSink {
-  headers(status: number, headers: Record<string, string | string[]>, endStream: boolean): boolean;
-  /** A body chunk; under downstream backpressure the sink pauses `flow` until the drain. */
-  data(chunk: Buffer, flow: { pause(): unknown; resume(): unknown }): void;
-  end(trailers: Record<string, string | string[]> | undefined): void;
-  error(err: Error, beforeHeaders: boolean): void;
-}
-
-/** Builds the upstream header list (flat name/value array): hop-by-hop and pseudo-headers dropped,
- * `host` set, `x-forwarded-proto` added as Envoy does. */
-function upstreamHeaders(req: DownReq, host: string, info: DownstreamInfo): string[] {
-  const raw = req.rawHeaders;
+/** Builds the upstream header list (flat name/value array) from the downstream's raw list:
+ * pseudo-headers and {@link NOT_FORWARDED} dropped, `host` set, `x-forwarded-proto` added as Envoy
+ * does. */
+export function upstreamHeaders(raw: string[], host: string, info: DownstreamInfo): string[] {
   const out: string[] = ['host', host];
   let te: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
     if (k.charCodeAt(0) === 58 /* ':' */) continue;
-    if (HOP_BY_HOP.has(k) || k === 'x-forwarded-proto' || k === 'expect') {
+    if (NOT_FORWARDED.has(k)) {
       if (k === 'te') te = raw[i + 1];
       continue;
     }
