@@ -16,7 +16,8 @@ import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry }
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamSink } from './h1upstream.js';
-import { RouteTable, pickWeighted, type RouteRequest } from './router.js';
+import { HOP_BY_HOP, NodeExchange, localReply, type Exchange } from './exchange.js';
+import { RouteTable, pickWeighted } from './router.js';
 import type { Counter, Gauge, Stats } from './stats.js';
 
 /** What the listener learned about a downstream connection before handing it over. */
@@ -35,40 +36,10 @@ export type RouteProvider = (name: string) => RouteTable | undefined;
 type DownReq = http.IncomingMessage | http2.Http2ServerRequest;
 type DownRes = http.ServerResponse | http2.Http2ServerResponse;
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'http2-settings',
-  'host',
-]);
+const NO_INFO: DownstreamInfo = { tls: false, originalDst: undefined, peerUris: [] };
 const RETRY_BACKOFF_BASE_MS = 25;
 /** Largest request body buffered so that a retry can resend it (Envoy buffers up to a limit too). */
 const MAX_RETRY_BUFFER = 64 * 1024;
-
-/** Envoy's HTTP → gRPC status mapping for local replies (grpc/common.cc httpToGrpcStatus). */
-function grpcStatusOf(http: number): number {
-  switch (http) {
-    case 400:
-      return 13;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return 12;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return 14;
-    default:
-      return 2;
-  }
-}
 
 /** Per-connection-manager stats (`http.<stat_prefix>.*`). */
 interface HcmStats {
@@ -223,73 +194,53 @@ export class HttpConnectionManager {
   }
 
   #onRequest(req: DownReq, res: DownRes): void {
+    const info =
+      (req.httpVersionMajor === 2
+        ? this.#info.get((req as http2.Http2ServerRequest).stream.session!)
+        : this.#info.get(req.socket)) ?? NO_INFO;
+    this.dispatch(new NodeExchange(req, res, info));
+  }
+
+  /** Routes one request and forwards it (or answers locally), counting Envoy's stats. */
+  dispatch(ex: Exchange): void {
     this.#stats.rqTotal.value++;
-    const isH2 = req.httpVersionMajor === 2;
-    const info = (isH2
-      ? this.#info.get((req as http2.Http2ServerRequest).stream.session!)
-      : this.#info.get(req.socket)) ?? { tls: false, originalDst: undefined, peerUris: [] };
-    const headers = req.headers as Record<string, string | string[] | undefined>;
-    const authority =
-      (isH2 ? (headers[':authority'] as string | undefined) : undefined) ??
-      (headers.host as string | undefined) ??
-      '';
-    const rr: RouteRequest = {
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      authority,
-      scheme: info.tls ? 'https' : 'http',
-      headers,
-    };
-    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    const grpc = String(ex.headers['content-type'] ?? '').startsWith('application/grpc');
     const startMs = this.#log ? Date.now() : 0;
-    res.once('finish', () => {
-      const c = this.#stats.rq[Math.floor(res.statusCode / 100) - 1];
+    ex.onFinish(() => {
+      const c = this.#stats.rq[Math.floor(ex.status / 100) - 1];
       if (c) c.value++;
-      if (this.#log) this.#log.write(accessLogLine(req, res, rr, startMs));
+      if (this.#log) this.#log.write(accessLogLine(ex, startMs));
     });
     const table = this.#table();
-    const hit = table?.route(rr);
+    const hit = table?.route(ex);
     if (!hit) {
       this.#stats.noRoute.value++;
-      localReply(res, 404, '', grpc);
-      drain(req);
+      localReply(ex, 404, '', grpc);
+      ex.discard();
       return;
     }
     const action = hit.route.action;
     if (action.kind === 'direct_response') {
-      localReply(res, action.status, action.body, false);
-      drain(req);
+      localReply(ex, action.status, action.body, false);
+      ex.discard();
       return;
     }
     if (action.kind === 'redirect') {
-      const path = action.location.path ?? rr.path;
-      const loc = `${action.location.scheme ?? rr.scheme}://${action.location.host ?? authority}${path}`;
-      res.writeHead(action.status, { location: loc, 'content-length': '0' });
-      res.end();
-      drain(req);
+      const path = action.location.path ?? ex.path;
+      const loc = `${action.location.scheme ?? ex.scheme}://${action.location.host ?? ex.authority}${path}`;
+      ex.reply(action.status, { location: loc }, '');
+      ex.discard();
       return;
     }
     const target = pickWeighted(action.clusters, action.totalWeight);
     const cluster = this.#clusters.get(target.name);
     if (!cluster) {
       this.#stats.noCluster.value++;
-      localReply(res, 503, '', grpc);
-      drain(req);
+      localReply(ex, 503, '', grpc);
+      ex.discard();
       return;
     }
-    const fwd = new Forward(
-      req,
-      res,
-      rr,
-      hit.route,
-      action,
-      hit.vh.retry,
-      cluster,
-      info,
-      grpc,
-      this.#stats.rqTimeout,
-    );
-    fwd.start();
+    new Forward(ex, hit.route, action, hit.vh.retry, cluster, grpc, this.#stats.rqTimeout).start();
   }
 
   /** Stops serving: closes open downstream connections. */
@@ -305,30 +256,27 @@ export class HttpConnectionManager {
  * One access-log line in the spirit of Envoy's default format:
  * `[START_TIME] "METHOD PATH PROTOCOL" RESPONSE_CODE - BYTES_RECEIVED BYTES_SENT DURATION - "X-FORWARDED-FOR" "USER-AGENT" "X-REQUEST-ID" "AUTHORITY" "-"`.
  */
-function accessLogLine(req: DownReq, res: DownRes, rr: RouteRequest, startMs: number): string {
-  const h = req.headers;
+function accessLogLine(ex: Exchange, startMs: number): string {
+  const h = ex.headers;
   const q = (v: unknown): string => (typeof v === 'string' ? v : '-');
-  const sent = Number(res.getHeader('content-length') ?? 0);
-  const received = Number(h['content-length'] ?? 0);
-  return `[${new Date(startMs).toISOString()}] "${rr.method} ${rr.path} HTTP/${req.httpVersion}" ${res.statusCode} - ${received} ${sent} ${Date.now() - startMs} - "${q(h['x-forwarded-for'])}" "${q(h['user-agent'])}" "${q(h['x-request-id'])}" "${rr.authority}" "-"\n`;
+  const received = Math.max(ex.contentLength, 0);
+  return `[${new Date(startMs).toISOString()}] "${ex.method} ${ex.path} HTTP/${ex.httpVersion}" ${ex.status} - ${received} ${ex.bytesSent} ${Date.now() - startMs} - "${q(h['x-forwarded-for'])}" "${q(h['user-agent'])}" "${q(h['x-request-id'])}" "${ex.authority}" "-"\n`;
 }
 
 type RouteAction = Extract<RouteConfigEntry['action'], { kind: 'route' }>;
 
 /** One proxied request: upstream attempts, retries, timeouts, response streaming. */
 class Forward {
-  readonly #req: DownReq;
-  readonly #res: DownRes;
-  readonly #rr: RouteRequest;
+  readonly #ex: Exchange;
   readonly #action: RouteAction;
   readonly #retry: RetryPolicyConfig | undefined;
   readonly #cluster: Cluster;
-  readonly #info: DownstreamInfo;
   readonly #grpc: boolean;
   readonly #downTimeout: Counter;
   #attempt = 0;
   #done = false;
   #responded = false;
+  /** null: no body; a Buffer: buffered for retries; undefined: streamed from the downstream. */
   #body: Buffer | null | undefined;
   #globalTimer: NodeJS.Timeout | undefined;
   #cancel: (() => void) | undefined;
@@ -336,27 +284,21 @@ class Forward {
   readonly #path: string;
 
   constructor(
-    req: DownReq,
-    res: DownRes,
-    rr: RouteRequest,
+    ex: Exchange,
     route: RouteConfigEntry,
     action: RouteAction,
     vhRetry: RetryPolicyConfig | undefined,
     cluster: Cluster,
-    info: DownstreamInfo,
     grpc: boolean,
     downTimeout: Counter,
   ) {
-    this.#req = req;
-    this.#res = res;
-    this.#rr = rr;
+    this.#ex = ex;
     this.#action = action;
     this.#retry = action.retry ?? vhRetry;
     this.#cluster = cluster;
-    this.#info = info;
     this.#grpc = grpc;
     this.#downTimeout = downTimeout;
-    let path = rr.path;
+    let path = ex.path;
     if (action.prefixRewrite !== undefined && route.match.path.kind === 'prefix')
       path = action.prefixRewrite + path.slice(route.match.path.value.length);
     else if (action.regexRewrite) {
@@ -367,29 +309,29 @@ class Forward {
         (q < 0 ? '' : path.slice(q));
     }
     this.#path = path.startsWith('/') ? path : `/${path}`;
-    this.#upHeaders = upstreamHeaders(req.rawHeaders, action.hostRewrite ?? rr.authority, info);
+    this.#upHeaders = upstreamHeaders(ex.rawHeaders, action.hostRewrite ?? ex.authority, ex.info);
   }
 
   start(): void {
-    const hasBody = this.#hasBody();
     if (this.#action.timeoutMs > 0) {
       this.#globalTimer = setTimeout(() => this.#onGlobalTimeout(), this.#action.timeoutMs);
     }
-    this.#res.once('close', () => {
+    this.#ex.onClose(() => {
       if (!this.#done) this.#finish();
     });
-    if (!hasBody) {
+    const body = this.#ex.body;
+    if (!body) {
       this.#body = null;
       this.#try();
     } else if (this.#retry && this.#retry.numRetries > 0) {
       // Buffer (bounded) so a retry can resend the body; past the bound, retries are off.
       const chunks: Buffer[] = [];
       let size = 0;
-      this.#req.on('data', (c: Buffer) => {
+      body.on('data', (c: Buffer) => {
         size += c.length;
         if (size <= MAX_RETRY_BUFFER) chunks.push(c);
       });
-      this.#req.once('end', () => {
+      body.once('end', () => {
         this.#body = size <= MAX_RETRY_BUFFER ? Buffer.concat(chunks) : undefined;
         if (this.#body === undefined) {
           this.#localReply(413, 'request body too large to buffer for retries');
@@ -403,22 +345,12 @@ class Forward {
     }
   }
 
-  #hasBody(): boolean {
-    const r = this.#req;
-    if (r.httpVersionMajor === 2) return !(r as http2.Http2ServerRequest).stream.endAfterHeaders;
-    const h = r.headers;
-    return (
-      (h['content-length'] !== undefined && h['content-length'] !== '0') ||
-      h['transfer-encoding'] !== undefined
-    );
-  }
-
   #try(): void {
     if (this.#done) return;
     const attempt = ++this.#attempt;
     let host: Host;
     try {
-      host = this.#cluster.pick(this.#info.originalDst);
+      host = this.#cluster.pick(this.#ex.info.originalDst);
       this.#cluster.beginRequest(host);
     } catch (err) {
       const e = err as UpstreamError;
@@ -450,26 +382,20 @@ class Forward {
         clearTimeout(perTry);
         this.#responded = true;
         if (attempt > 1) this.#cluster.stats.rqRetrySuccess.value++;
-        writeResponseHead(this.#res, status, headers, endStream);
+        this.#ex.head(status, headers, endStream);
         return true;
       },
       data: (chunk, flow) => {
-        if (this.#done) return;
-        if (!(this.#res as http.ServerResponse).write(chunk)) {
-          flow.pause();
-          (this.#res as http.ServerResponse).once('drain', () => flow.resume());
-        }
+        if (!this.#done) this.#ex.data(chunk, flow);
       },
       end: (trailers) => {
-        end(this.#res.statusCode);
+        end(this.#ex.status);
         if (this.#done) return;
-        if (trailers && Object.keys(trailers).length && this.#req.httpVersionMajor === 2)
-          this.#res.addTrailers(cleanHeaders(trailers));
-        this.#res.end();
+        this.#ex.end(trailers);
         this.#finish();
       },
       error: (err, beforeHeaders) => {
-        const status = this.#responded ? this.#res.statusCode : 0;
+        const status = this.#responded ? this.#ex.status : 0;
         end(status);
         if (this.#done || attempt !== this.#attempt) return;
         if (!beforeHeaders || this.#responded) {
@@ -534,15 +460,14 @@ class Forward {
   }
 
   #sendH1(host: Host, sink: UpstreamSink): () => void {
-    const body = this.#body === undefined ? (this.#req as http.IncomingMessage) : this.#body;
-    const cl = this.#req.headers['content-length'];
+    const ex = this.#ex;
     return this.#cluster.h1Pool(host).request(
       {
-        method: this.#rr.method,
+        method: ex.method,
         path: this.#path,
         headers: this.#upHeaders,
-        body,
-        contentLength: cl === undefined ? -1 : Number(cl),
+        body: this.#body === undefined ? ex.body! : this.#body,
+        contentLength: ex.contentLength,
       },
       sink,
     );
@@ -556,10 +481,10 @@ class Forward {
       (session) => {
         if (cancelled) return;
         const h: http2.OutgoingHttpHeaders = {
-          ':method': this.#rr.method,
+          ':method': this.#ex.method,
           ':path': this.#path,
           ':scheme': this.#cluster.tls ? 'https' : 'http',
-          ':authority': this.#rr.authority,
+          ':authority': this.#ex.authority,
         };
         for (let i = 0; i < this.#upHeaders.length; i += 2) {
           const k = this.#upHeaders[i]!;
@@ -597,7 +522,7 @@ class Forward {
         s.on('close', () => {
           if (!gotHeaders && !cancelled) sink.error(new Error(`stream closed with code ${s.rstCode}`), true);
         });
-        if (this.#body === undefined) (this.#req as NodeJS.ReadableStream).pipe(s);
+        if (this.#body === undefined) this.#ex.body!.pipe(s);
         else if (this.#body && this.#body.length) s.end(this.#body);
       },
       (err: Error) => {
@@ -625,16 +550,13 @@ class Forward {
 
   #localReply(status: number, body: string): void {
     if (this.#done) return;
-    localReply(this.#res, status, body, this.#grpc);
-    drain(this.#req);
+    localReply(this.#ex, status, body, this.#grpc);
+    this.#ex.discard();
     this.#finish();
   }
 
   #reset(): void {
-    const r = this.#res;
-    if (this.#req.httpVersionMajor === 2)
-      (r as http2.Http2ServerResponse).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    else (r as http.ServerResponse).socket?.destroy();
+    this.#ex.reset();
     this.#finish();
   }
 
@@ -678,70 +600,6 @@ export function upstreamHeaders(raw: string[], host: string, info: DownstreamInf
   return out;
 }
 
-function cleanHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    const v = h[k];
-    if (v === undefined || k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k)) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-/** Writes the response head. With `endStream` (a headers-only upstream response, e.g. gRPC
- * trailers-only) the head is only staged, so the following `end()` sends headers with END_STREAM
- * and gRPC clients still find `grpc-status` where they look for it. */
-function writeResponseHead(
-  res: DownRes,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  endStream: boolean,
-): void {
-  const h = cleanHeaders(headers);
-  if (!endStream) {
-    // Small responses arrive whole in one parser turn: corking until the next tick sends head,
-    // body and end in one write (one TLS record, one syscall) instead of three.
-    if (res instanceof http.ServerResponse) {
-      res.cork();
-      process.nextTick(uncork, res);
-    }
-    (res as http.ServerResponse).writeHead(status, h);
-    return;
-  }
-  res.statusCode = status;
-  for (const k in h) res.setHeader(k, h[k]!);
-}
-
-function uncork(r: http.ServerResponse): void {
-  r.uncork();
-}
-
-/** Sends an Envoy-style local reply; for gRPC requests a trailers-only 200 with grpc-status. */
-function localReply(res: DownRes, status: number, body: string, grpc: boolean): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  if (grpc) {
-    writeResponseHead(
-      res,
-      200,
-      {
-        'content-type': 'application/grpc',
-        'grpc-status': String(grpcStatusOf(status)),
-        'grpc-message': encodeURIComponent(body || http.STATUS_CODES[status] || ''),
-      },
-      true,
-    );
-    res.end();
-    return;
-  }
-  const h: http.OutgoingHttpHeaders = { 'content-length': Buffer.byteLength(body) };
-  if (body) h['content-type'] = 'text/plain';
-  (res as http.ServerResponse).writeHead(status, h);
-  res.end(body);
-}
-
 /**
  * A JS Duplex over `socket`. node:http2 consumes a StreamBase handle directly in C++, which loses
  * bytes the listener already read (the peeked preface) and does not read from a TLSSocket that was
@@ -770,8 +628,4 @@ function jsDuplex(socket: net.Socket): Duplex {
   socket.once('end', () => d.push(null));
   socket.once('close', () => d.destroy());
   return d;
-}
-
-function drain(req: DownReq): void {
-  if (!req.readableEnded) req.resume();
 }
