@@ -2,8 +2,9 @@
  * Listeners with Envoy's semantics: accept, SO_ORIGINAL_DST (`use_original_dst`: hand the connection
  * to the listener bound to the original destination port if there is one), the tls_inspector (the
  * first byte 0x16 = TLS ClientHello, else raw_buffer), filter chain selection by FilterChainMatch
- * (destination_port, prefix_ranges, transport_protocol; most specific wins), TLS termination with
- * the chain's current SecureContext and in-code peer verification, then the terminal network filter.
+ * (destination_port, prefix_ranges, server_names (SNI), transport_protocol, application_protocols
+ * (ALPN); most specific wins), TLS termination with the chain's current SecureContext and in-code
+ * peer verification, then the terminal network filter.
  *
  * Stats are Envoy's, under `listener.<address>_<port>.`: downstream_cx_total/active,
  * no_filter_chain_match, ssl.handshake, ssl.no_certificate, ssl.fail_verify_no_cert,
@@ -12,6 +13,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { getOriginalDestination, socketFd } from '../native/index.js';
+import {
+  clientHelloBytesMissing,
+  parseClientHello,
+  serverNameScore,
+  type ClientHelloInfo,
+} from './client-hello.js';
 import type { ClusterManager } from './cluster.js';
 import type { FilterChainConfig, ListenerConfig } from './config.js';
 import { PeerVerificationError } from './errors.js';
@@ -60,6 +67,8 @@ export class ActiveListener {
   #chains: ActiveFilterChain[] = [];
   #default: ActiveFilterChain | undefined;
   #needsPeek = true;
+  /** Some chain matches on SNI or ALPN: read the whole first TLS record before selecting. */
+  #needsHello = false;
   readonly #sockets = new Set<net.Socket>();
   readonly #fastPath: boolean;
 
@@ -123,8 +132,13 @@ export class ActiveListener {
     // Without a tls_inspector and with one chain, no peek is needed unless the chain's HTTP codec
     // must tell h2c from HTTP/1.1 on plaintext.
     const all = [...this.#chains, ...(this.#default ? [this.#default] : [])];
+    this.#needsHello = all.some(
+      (c) => c.config.match.serverNames.length > 0 || c.config.match.applicationProtocols.length > 0,
+    );
+    // SNI / ALPN matching implies the tls_inspector, as if the config had listed it.
     this.#needsPeek =
       config.tlsInspector ||
+      this.#needsHello ||
       all.length > 1 ||
       all.some(
         (c) => !c.tls && c.filter instanceof HttpConnectionManager && c.filter.config.codec !== 'HTTP1',
@@ -172,10 +186,16 @@ export class ActiveListener {
       this.#dispatch(sock, undefined, dst, originalDst);
       return;
     }
-    sock.once('data', (chunk: Buffer) => {
+    let first: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      first = first ? Buffer.concat([first, chunk]) : chunk;
+      // A ClientHello may span TCP segments (large key shares): wait for its whole record.
+      if (this.#needsHello && clientHelloBytesMissing(first) > 0) return;
+      sock.removeListener('data', onData);
       sock.pause();
-      this.#dispatch(sock, chunk, dst, originalDst);
-    });
+      this.#dispatch(sock, first, dst, originalDst);
+    };
+    sock.on('data', onData);
     sock.setTimeout(HANDSHAKE_TIMEOUT_MS, () => sock.destroy());
     sock.resume();
   }
@@ -188,7 +208,8 @@ export class ActiveListener {
   ): void {
     sock.setTimeout(0);
     const isTls = first ? first[0] === 0x16 : undefined;
-    const chain = this.#select(dst, isTls);
+    const hello = isTls && this.#needsHello ? parseClientHello(first!) : undefined;
+    const chain = this.#select(dst, isTls, hello);
     if (!chain) {
       this.#stats.noFilterChainMatch.value++;
       sock.destroy();
@@ -288,7 +309,11 @@ export class ActiveListener {
   }
 
   /** Envoy's filter chain match: each criterion in order narrows to the most specific candidates. */
-  #select(dst: { address: string; port: number }, isTls: boolean | undefined): ActiveFilterChain | undefined {
+  #select(
+    dst: { address: string; port: number },
+    isTls: boolean | undefined,
+    hello: ClientHelloInfo | undefined,
+  ): ActiveFilterChain | undefined {
     let cands = this.#chains;
     const narrow = (has: (c: ActiveFilterChain) => boolean, ok: (c: ActiveFilterChain) => boolean): void => {
       const specific = cands.filter((c) => has(c) && ok(c));
@@ -302,18 +327,23 @@ export class ActiveListener {
       (c) => c.config.match.prefixRanges.length > 0,
       (c) => c.config.match.prefixRanges.some((r) => inPrefix(dst.address, r.address, r.prefixLen)),
     );
+    // server_names: an exact name beats a wildcard, a longer wildcard a shorter one.
+    const sni = hello?.serverName ?? '';
+    const score = (c: ActiveFilterChain): number => serverNameScore(c.config.match.serverNames, sni);
+    const best = Math.max(-1, ...cands.map(score));
     narrow(
       (c) => c.config.match.serverNames.length > 0,
-      () => false,
+      (c) => best >= 0 && score(c) === best,
     );
     const proto = isTls === undefined ? undefined : isTls ? 'tls' : 'raw_buffer';
     narrow(
       (c) => c.config.match.transportProtocol !== undefined,
       (c) => c.config.match.transportProtocol === proto,
     );
+    const alpn = hello?.alpn ?? [];
     narrow(
       (c) => c.config.match.applicationProtocols.length > 0,
-      () => false,
+      (c) => c.config.match.applicationProtocols.some((p) => alpn.includes(p)),
     );
     return cands[0] ?? this.#default;
   }
