@@ -66,8 +66,15 @@ function mesh(): string {
         validation:
           trust: { sds: { secretName: "spiffe://${TD}" } }
           subjectAlternativeNames: { match: { exact: ["${ID_A}"] } }`;
+  // App Mesh health checks run on the client side (A), over the cluster's mTLS.
   const listener = (port: number, protocol: string): string => `
-    - portMapping: { port: ${port}, protocol: ${protocol} }${tlsListener}`;
+    - portMapping: { port: ${port}, protocol: ${protocol} }
+      healthCheck:
+        protocol: ${protocol}${protocol === 'http' || protocol === 'http2' ? '\n        path: /ping' : ''}
+        healthyThreshold: 2
+        unhealthyThreshold: 2
+        timeoutMillis: 2000
+        intervalMillis: 5000${tlsListener}`;
   return `apiVersion: v1
 kind: Namespace
 metadata: { name: mp, labels: { mesh: mp } }
@@ -528,6 +535,20 @@ plugins {
       s.write(payload);
     });
     assert.ok(echoed.equals(payload), `echoed ${echoed.length} of ${payload.length} bytes`);
+  });
+
+  test('A health-checks each of B’s listeners over mTLS; /clusters shows them healthy', async () => {
+    for (const [proto, port] of Object.entries(PORT)) {
+      const c = `cds_egress_mp_b_mp_${proto}_${port}`;
+      const line = new RegExp(`^${c}::${B_IP.replace(/\./g, '\\.')}:${port}::health_flags::healthy$`, 'm');
+      await eventually(`${c} healthy in /clusters`, async () =>
+        line.test((await h1Get(VIP, adminA, '/clusters')).body),
+      );
+      assert.ok(
+        ((await stats(adminA)).get(`cluster.${c}.health_check.success`) ?? 0) >= 1,
+        `${c}.health_check.success`,
+      );
+    }
   });
 
   test('stats: B terminated mTLS (ssl.handshake); A originated it per cluster', async () => {
