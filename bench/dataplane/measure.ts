@@ -15,6 +15,8 @@ export interface PointOptions {
   /** point label in the figure names, e.g. `c32` */
   point: string;
   load: Load;
+  /** one 1 s run per variant first (the scenario's first point) */
+  warm: boolean;
   /** measured seconds per repetition */
   seconds: number;
   reps: number;
@@ -39,13 +41,13 @@ function sample(v: Variant, load: Load, seconds: number): Sample {
 }
 
 /**
- * Warms every variant with one short run of `load`, then runs `reps` rounds of every variant in turn
+ * Optionally warms every variant with one short run of `load`, then runs `reps` rounds of every variant in turn
  * and prints the medians: rps (ratio to the peer), p50/p90/p99 or mean latency (ratio to the
  * baseline), added p50/p99 over the baseline, CPU µs per request for both hops (ratio to the peer),
  * and the 2xx / error counts summed over the repetitions.
  */
 export function measurePoint(variants: readonly Variant[], o: PointOptions): void {
-  for (const v of variants) o.load.run(v.port, 1);
+  if (o.warm) for (const v of variants) o.load.run(v.port, 1);
   const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
   for (let rep = 0; rep < o.reps; rep++)
     for (const v of variants) samples.get(v.name)!.push(sample(v, o.load, o.seconds));

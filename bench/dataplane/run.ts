@@ -4,15 +4,16 @@
  * SVIDs, TLS 1.3 and no access logs, and the direct path (client → upstream) measured in the same run.
  * Pinning: load generator and upstream on core 0, both proxies of a variant on core 1, so each
  * variant gets one core for two hops. Scenarios (hop designs in variant.ts):
- *  1. `two_hop_mtls`: HTTP/1.1 keep-alive, wrk at c=1/8/32/128 (`--quick`: 1/32), plus Istio's unit
+ *  1. `two_hop_mtls`: HTTP/1.1 keep-alive, wrk at c=1/8/32/128 (`--quick`: 32), plus Istio's unit
  *     (vCPU per 1000 rps per hop, h2load --h1 at a fixed 1000 req/s over 4 connections);
  *  2. `handshake`: `Connection: close` from the client and a new A → B mTLS connection per request
  *     (trustmesh's L4 fast path opens one per client connection by design; trustmesh-l7 keeps its
  *     pool, so it is not in this scenario);
  *  3. `h2`: h2load, 8 connections × 16 streams, h2c into A, h2 over mTLS A → B (nginx: HTTP/1.1);
  *  4. `tcp`: the L4 path, tcp_proxy vs HAProxy `mode tcp` vs nginx `stream`, wrk keep-alive c=32.
- * Every point: one warm-up run per variant, then `reps` rounds over all variants (3; `--quick`: 1),
- * medians printed with their spread. Each trustmesh variant is first warmed until its rate settles.
+ * Every scenario: each trustmesh variant is first warmed until its rate settles (bounded), every
+ * variant gets a 1 s warm-up run at the scenario's first point; then per point `reps` rounds over
+ * all variants (3 × 2 s; `--quick`: 1 × 1 s, a smoke test), medians printed with their spread.
  * Prints bench/run.ts measurement lines; every child is killed at the end; the run is time-bounded.
  */
 import fs from 'node:fs';
@@ -30,8 +31,8 @@ import type { HopDesign, Variant, VariantContext } from './variant.js';
 
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 1 : 3;
-const SECONDS = quick ? 1 : 3;
-const MAX_WARM_S = quick ? 4 : 12;
+const SECONDS = quick ? 1 : 2;
+const MAX_WARM_S = quick ? 2 : 12;
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PINNING = 'load+upstream core 0, both proxies core 1';
 
@@ -65,8 +66,9 @@ async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
     for (const v of variants)
       if (v.name.startsWith('trustmesh')) warmUntilSteady(v, s.warm, MAX_WARM_S, s.prefix);
     const conditions = { design: s.design, pinned: PINNING, tls: 'TLSv1.3 P-256 mTLS' };
-    for (const { label, load } of s.points)
+    for (const [i, { label, load }] of s.points.entries())
       measurePoint(variants, {
+        warm: i === 0,
         prefix: s.prefix,
         point: label,
         load,
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
         trustmesh: ['trustmesh-l7', 'trustmesh-l4'],
         peer: 'haproxy',
         directPort: () => h1Port,
-        points: (quick ? [1, 32] : [1, 8, 32, 128]).map((c) => ({ label: `c${c}`, load: wrk(c) })),
+        points: (quick ? [32] : [1, 8, 32, 128]).map((c) => ({ label: `c${c}`, load: wrk(c) })),
         warm: wrk(8),
         istioUnit: true,
       },

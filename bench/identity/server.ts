@@ -5,32 +5,23 @@
  *    and signature check, authorization, DER template, ECDSA P-256) — against a server in a separate
  *    process, compared with the raw `crypto.sign` P-256 rate measured in this run.
  * 2. Entry sync cost: one agent authorized for N entries (10k; 100k without --quick), full paged
- *    SyncAuthorizedEntries and an incremental sync after one change.
+ *    SyncAuthorizedEntries (median of 3 rounds, `--quick` 2: wall time, the server process's CPU
+ *    time and the bytes it wrote, i.e. TLS records on the wire, from /proc) and an incremental sync
+ *    after one change (single shot: it is one call after one change).
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { createCsr, generateKeyPair } from '../../src/spiffe/index.js';
 import { loadAgentApi, type AgentClient } from '../../src/identity/api/index.js';
 import { adminCall } from '../../src/identity/server/index.js';
+import { bytesWritten, cpuMicros } from '../lib/proc.js';
+import { emit, median } from '../lib/report.js';
+import { startBenchServer, type BenchServer } from './server-process.js';
 
 const quick = process.argv.includes('--quick');
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-function emit(m: {
-  name: string;
-  variant: string;
-  unit: string;
-  value: number;
-  conditions?: object;
-  ratio_to?: string;
-}): void {
-  process.stdout.write(`${JSON.stringify(m)}\n`);
-}
 
 /** ops/s of `fn` over `ms` milliseconds (after a short warm-up). */
 async function rate(ms: number, fn: () => Promise<number> | number): Promise<number> {
@@ -53,58 +44,33 @@ function unary<Res>(client: AgentClient, method: string, req: unknown): Promise<
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-server-'));
-  const socketPath = path.join(dir, 'api.sock');
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      `${root}src/cli/main.ts`,
-      'server',
-      'run',
-      '-trustDomain',
-      'bench.test',
-      '-dataDir',
-      path.join(dir, 'data'),
-      '-socketPath',
-      socketPath,
-      '-bindAddress',
-      '127.0.0.1',
-      '-serverPort',
-      '0',
-      '-logLevel',
-      'WARN',
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  // WARN level hides the start line; poll the admin socket instead.
-  proc.stderr!.resume();
+  const server = await startBenchServer(dir);
+  const clients: AgentClient[] = [];
   try {
-    const readyBy = Date.now() + 120_000;
-    for (;;) {
-      try {
-        await adminCall(socketPath, 'healthcheck', {});
-        break;
-      } catch (err) {
-        if (Date.now() > readyBy || proc.exitCode !== null)
-          throw new Error(`server did not start: ${(err as Error).message}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    const clients: AgentClient[] = [];
-    try {
-      await run(socketPath, clients);
-    } finally {
-      for (const c of clients) c.close();
-    }
+    await run(server, clients);
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
+    for (const c of clients) c.close();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function run(socketPath: string, clients: AgentClient[]): Promise<void> {
+/** Wall time, server CPU time (ms) and bytes the server wrote (TLS on the wire) during one call. */
+interface Cost {
+  ms: number;
+  cpuMs: number;
+  bytes: number;
+}
+
+async function serverCost(pid: number, fn: () => Promise<unknown>): Promise<Cost> {
+  const [cpu0, bytes0, t0] = [cpuMicros(pid), bytesWritten(pid), performance.now()];
+  await fn();
+  const ms = performance.now() - t0;
+  return { ms, cpuMs: (cpuMicros(pid) - cpu0) / 1000, bytes: bytesWritten(pid) - bytes0 };
+}
+
+async function run(server: BenchServer, clients: AgentClient[]): Promise<void> {
+  const { socketPath } = server;
   const secs = quick ? 1500 : 4000;
   // Raw sign rate: the ceiling for one core.
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -113,7 +79,7 @@ async function run(socketPath: string, clients: AgentClient[]): Promise<void> {
   emit({ name: 'x509-svid signing', variant: 'raw crypto.sign P-256', unit: 'signatures/s', value: raw });
 
   // An agent with one entry, over the real agent API.
-  const port = await agentApiPort(socketPath);
+  const port = server.agentApiPort;
   const { token } = await adminCall<{ token: string }>(socketPath, 'token.generate', {});
   const bundle = await adminCall<{ pem: string }>(socketPath, 'bundle.show', {});
   const { Client } = loadAgentApi();
@@ -214,18 +180,26 @@ async function run(socketPath: string, clients: AgentClient[]): Promise<void> {
       } while (pageToken);
       return { count, revision };
     };
-    const t0 = process.hrtime.bigint();
     const rounds = quick ? 2 : 3;
+    const full: Cost[] = [];
     let last = { count: 0, revision: 0 };
-    for (let i = 0; i < rounds; i++) last = await fullSync();
-    const fullMs = Number(process.hrtime.bigint() - t0) / 1e6 / rounds;
-    emit({
-      name: 'entry sync (full, paged 1000)',
-      variant: `${n} entries`,
-      unit: 'ms',
-      value: fullMs,
-      conditions: { entriesReturned: last.count },
-    });
+    for (let i = 0; i < rounds; i++) {
+      const cost = await serverCost(server.pid, async () => (last = await fullSync()));
+      full.push(cost);
+    }
+    const cond = { entriesReturned: last.count, reps: rounds, server: 'separate process, /proc' };
+    const figure = (what: string, unit: string, k: keyof Cost, scale = 1): void =>
+      emit({
+        name: `entry sync (full, paged 1000): ${what}`,
+        variant: `${n} entries`,
+        unit,
+        value: median(full.map((c) => c[k])) * scale,
+        conditions: cond,
+      });
+    figure('time', 'ms', 'ms');
+    figure('server CPU', 'ms', 'cpuMs');
+    figure('bytes sent by the server', 'MB', 'bytes', 1 / 2 ** 20);
+    figure('bytes per entry', 'B', 'bytes', 1 / last.count);
     await adminCall(socketPath, 'entry.create', {
       entries: [
         {
@@ -247,13 +221,6 @@ async function run(socketPath: string, clients: AgentClient[]): Promise<void> {
       conditions: { entriesReturned: inc.entries.length },
     });
   }
-}
-
-/** The agent API port the server bound (it reports it in its healthcheck answer). */
-async function agentApiPort(socketPath: string): Promise<number> {
-  const r = await adminCall<{ agent_api_port?: number }>(socketPath, 'healthcheck', {});
-  if (!r.agent_api_port) throw new Error('server did not report its agent API port');
-  return r.agent_api_port;
 }
 
 await main();
