@@ -46,6 +46,8 @@ const VS_B = 'b.mp.local';
 const VS_RPC = 'rpc.mp.local';
 const B_HOSTNAME = 'b.mp.svc.cluster.local';
 const PORT = { http: 8080, http2: 8081, grpc: 8082, tcp: 8083 } as const;
+/** B's HTTP listener in PERMISSIVE mode (mTLS from A, plaintext from anyone). */
+const PERMISSIVE_PORT = 8084;
 const APPS = fileURLToPath(new URL('./support/mesh-apps.ts', import.meta.url));
 
 // A /29 of 100.64.0.0/10 per test process: .1 root side of the veth, .2 the VIP A captures, .3 B's pod IP.
@@ -59,22 +61,22 @@ const VETH = `tmv${process.pid.toString(36)}`.slice(0, 15);
 const NETNS_ETC = `/etc/netns/${NS}`;
 
 function mesh(): string {
-  const tlsListener = `
+  const tlsListener = (mode: string): string => `
       tls:
-        mode: STRICT
+        mode: ${mode}
         certificate: { sds: { secretName: "${ID_B}" } }
         validation:
           trust: { sds: { secretName: "spiffe://${TD}" } }
           subjectAlternativeNames: { match: { exact: ["${ID_A}"] } }`;
   // App Mesh health checks run on the client side (A), over the cluster's mTLS.
-  const listener = (port: number, protocol: string): string => `
+  const listener = (port: number, protocol: string, mode = 'STRICT'): string => `
     - portMapping: { port: ${port}, protocol: ${protocol} }
       healthCheck:
         protocol: ${protocol}${protocol === 'http' || protocol === 'http2' ? '\n        path: /ping' : ''}
         healthyThreshold: 2
         unhealthyThreshold: 2
         timeoutMillis: 2000
-        intervalMillis: 5000${tlsListener}`;
+        intervalMillis: 5000${tlsListener(mode)}`;
   return `apiVersion: v1
 kind: Namespace
 metadata: { name: mp, labels: { mesh: mp } }
@@ -107,7 +109,7 @@ kind: VirtualNode
 metadata: { name: b, namespace: mp }
 spec:
   podSelector: { matchLabels: { app: b } }
-  listeners:${listener(PORT.http, 'http')}${listener(PORT.http2, 'http2')}${listener(PORT.grpc, 'grpc')}${listener(PORT.tcp, 'tcp')}
+  listeners:${listener(PORT.http, 'http')}${listener(PORT.http2, 'http2')}${listener(PORT.grpc, 'grpc')}${listener(PORT.tcp, 'tcp')}${listener(PERMISSIVE_PORT, 'http', 'PERMISSIVE')}
   serviceDiscovery: { dns: { hostname: ${B_HOSTNAME} } }
 ---
 # A provider that never resolves (RFC 6761 .invalid): its cluster has no healthy host.
@@ -198,7 +200,7 @@ function sh(cmd: string, args: string[]): void {
 }
 
 function redirect(chain: 'PREROUTING' | 'OUTPUT', dst: string, toPort: number): void {
-  const ports = `${PORT.http}:${PORT.tcp}`;
+  const ports = `${PORT.http}:${PERMISSIVE_PORT}`;
   sh(
     'ip',
     ['netns', 'exec', NS, 'iptables', '-t', 'nat', '-A', chain, '-p', 'tcp', '-d', dst].concat([
@@ -323,7 +325,13 @@ describe('mesh protocols: control plane + agent configure two proxies', { skip, 
     children.push(cp);
     const cpOut = watch(cp, 'controlplane');
     const apps = watch(
-      spawnInNs([process.execPath, '--import', 'tsx', APPS, ...Object.values(PORT).map(String)]),
+      spawnInNs([
+        process.execPath,
+        '--import',
+        'tsx',
+        APPS,
+        ...[...Object.values(PORT), PERMISSIVE_PORT].map(String),
+      ]),
       'mesh-apps',
     );
 
@@ -560,6 +568,24 @@ plugins {
       assert.ok((a.get(`${c}.ssl.handshake`) ?? 0) >= 1, `${c}.ssl.handshake`);
       assert.equal(a.get(`${c}.ssl.fail_verify_san`) ?? 0, 0, `${c}.ssl.fail_verify_san`);
     }
+  });
+
+  test('PERMISSIVE: B accepts mTLS from A and plaintext straight to its pod on the same port', async () => {
+    const before = await stats(adminB);
+    const viaA = await h1Get(VIP, PERMISSIVE_PORT, '/via-a', { host: `${VS_B}:${PERMISSIVE_PORT}` });
+    assert.equal(viaA.status, 200, viaA.body);
+    assert.equal((JSON.parse(viaA.body) as { app: string }).app, 'http-permissive');
+    const plain = await h1Get(B_IP, PERMISSIVE_PORT, '/plain', { host: VS_B });
+    assert.equal(plain.status, 200, plain.body);
+    assert.equal((JSON.parse(plain.body) as { path: string }).path, '/plain');
+    const after = await stats(adminB);
+    const d = (k: string): number =>
+      (after.get(`listener.0.0.0.0_15000.${k}`) ?? 0) - (before.get(`listener.0.0.0.0_15000.${k}`) ?? 0);
+    assert.ok(d('downstream_cx_total') >= 1, 'the plaintext connection reached B');
+    const a = await stats(adminA);
+    const c = `cluster.cds_egress_mp_b_mp_http_${PERMISSIVE_PORT}`;
+    assert.ok((a.get(`${c}.ssl.handshake`) ?? 0) >= 1, `A still originates mTLS: ${c}.ssl.handshake`);
+    assert.equal(d('ssl.connection_error'), 0);
   });
 
   test('B refuses callers that are not A: plaintext, TLS without an SVID, an SVID with another SPIFFE ID', async () => {

@@ -2,8 +2,10 @@
  * The upstream apps behind virtual node B in test/proxy/mesh-protocols.test.ts, run as one child
  * process inside the test's network namespace (the proxy's ingress cluster is 127.0.0.1:<port> there).
  *
- * `mesh-apps.ts <http port> <h2c port> <grpc port> <tcp port>` listens on 127.0.0.1:
- * - HTTP/1.1 and h2c: answer JSON `{app, version, authority, path, xfcc}` describing the request;
+ * `mesh-apps.ts <http port> <h2c port> <grpc port> <tcp port> <second http port>` listens on
+ * 127.0.0.1:
+ * - HTTP/1.1 (twice: `http`, `http-permissive`) and h2c: answer JSON
+ *   `{app, version, authority, path, xfcc}` describing the request;
  * - gRPC (`test.Echo`, JSON messages): `Say` answers `{echo, authority, xfcc}` with trailing metadata
  *   `x-app-trailer: done`; `Chat` (bidi) echoes each message;
  * - TCP: echoes bytes.
@@ -15,7 +17,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { echoService } from './echo-service.js';
 
-const [httpPort, h2cPort, grpcPort, tcpPort] = process.argv.slice(2).map(Number);
+const [httpPort, h2cPort, grpcPort, tcpPort, permissivePort] = process.argv.slice(2).map(Number);
 
 function describe(req: http.IncomingMessage | http2.Http2ServerRequest, app: string): string {
   const h = req.headers as Record<string, string | undefined>;
@@ -36,10 +38,14 @@ function listen(server: net.Server | http2.Http2Server, port: number): Promise<v
 }
 
 async function main(): Promise<void> {
-  const h1 = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.end(describe(req, 'http')));
-  });
+  const h1App =
+    (app: string) =>
+    (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      req.resume();
+      req.on('end', () => res.end(describe(req, app)));
+    };
+  const h1 = http.createServer(h1App('http'));
+  const h1Permissive = http.createServer(h1App('http-permissive'));
   const h2c = http2.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end(describe(req, 'h2c')));
@@ -69,7 +75,12 @@ async function main(): Promise<void> {
       call.on('end', () => call.end());
     },
   });
-  await Promise.all([listen(h1, httpPort!), listen(h2c, h2cPort!), listen(tcp, tcpPort!)]);
+  await Promise.all([
+    listen(h1, httpPort!),
+    listen(h2c, h2cPort!),
+    listen(tcp, tcpPort!),
+    listen(h1Permissive, permissivePort!),
+  ]);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${grpcPort}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),
