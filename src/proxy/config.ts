@@ -888,6 +888,14 @@ function networkFilter(
         );
       }
     }
+    // Only Envoy's default (SANITIZE: the x-forwarded-client-cert header never reaches the next hop)
+    // is implemented; forwarding or setting it would silently not happen, so refuse the config.
+    const fcc = tc.forward_client_cert_details;
+    if (fcc !== undefined && fcc !== 'SANITIZE' && fcc !== 0)
+      p.add(
+        `${path}.typed_config.forward_client_cert_details`,
+        `only SANITIZE (Envoy's default) is supported, found ${JSON.stringify(fcc)}`,
+      );
     const common = obj(tc.common_http_protocol_options);
     const logs = arr(tc.access_log);
     const logPath = logs.length ? str(obj(logs[0]!.typed_config).path) : undefined;

@@ -69,47 +69,50 @@ test('a bad admin address or port names the field it came from', () => {
   assert.equal(resolveSettings({ nodeId: 'n', xds: 'x:1', adminAddress: '::1' }, {}).adminAddress, '::1');
 });
 
+/** A bootstrap with one listener whose http_connection_manager has `hcm` merged into its config. */
+function hcmBootstrap(hcm: Record<string, unknown>): Record<string, unknown> {
+  const typedConfig = {
+    '@type':
+      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    stat_prefix: 'l',
+    route_config: { name: 'rc', virtual_hosts: [] },
+    http_filters: [{ name: 'envoy.filters.http.router' }],
+    ...hcm,
+  };
+  const listener = {
+    name: 'l',
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    filter_chains: [
+      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: typedConfig }] },
+    ],
+  };
+  return { static_resources: { listeners: [listener] } };
+}
+
 test('a static inline route naming an unknown cluster is rejected unless validate_clusters is false', () => {
-  const bootstrap = (validate?: boolean) => ({
-    static_resources: {
-      listeners: [
-        {
-          name: 'l',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type':
-                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'l',
-                    route_config: {
-                      name: 'rc',
-                      ...(validate === undefined ? {} : { validate_clusters: validate }),
-                      virtual_hosts: [
-                        {
-                          name: 'vh',
-                          domains: ['*'],
-                          routes: [{ match: { prefix: '/' }, route: { cluster: 'nope' } }],
-                        },
-                      ],
-                    },
-                    http_filters: [{ name: 'envoy.filters.http.router' }],
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  });
+  const bootstrap = (validate?: boolean) =>
+    hcmBootstrap({
+      route_config: {
+        name: 'rc',
+        ...(validate === undefined ? {} : { validate_clusters: validate }),
+        virtual_hosts: [
+          { name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'nope' } }] },
+        ],
+      },
+    });
   rejects(
     bootstrap(),
     /static_resources\.listeners\[0\] "l": route configuration "rc".*unknown cluster "nope"/,
   );
   rejects(bootstrap(true), /unknown cluster "nope"/);
   assert.equal(parseBootstrap(bootstrap(false), noFiles).listeners.length, 1);
+});
+
+test('forward_client_cert_details other than SANITIZE is refused naming the field', () => {
+  rejects(
+    hcmBootstrap({ forward_client_cert_details: 'APPEND_FORWARD' }),
+    /forward_client_cert_details: only SANITIZE \(Envoy's default\) is supported, found "APPEND_FORWARD"/,
+  );
+  const ok = hcmBootstrap({ forward_client_cert_details: 'SANITIZE' });
+  assert.equal(parseBootstrap(ok, noFiles).listeners.length, 1);
 });
