@@ -50,12 +50,13 @@ const PORT = { http: 8080, http2: 8081, grpc: 8082, tcp: 8083 } as const;
 const PERMISSIVE_PORT = 8084;
 const APPS = fileURLToPath(new URL('./support/mesh-apps.ts', import.meta.url));
 
-// A /29 of 100.64.0.0/10 per test process: .1 root side of the veth, .2 the VIP A captures, .3 B's pod IP.
-const net2 = 64 + ((process.pid >> 8) % 64);
-const net3 = process.pid % 256;
-const ROOT_IP = `100.${net2}.${net3}.1`;
-const VIP = `100.${net2}.${net3}.2`;
-const B_IP = `100.${net2}.${net3}.3`;
+// A /29 per test process in 198.19.0.0/16 (benchmarking range, never routed; the e2e runtime uses
+// 198.18.0.0/16): .1 root side of the veth, .2 the VIP A captures, .3 B's pod IP.
+const SUBNET = `198.19.${process.pid % 256}.${8 * ((process.pid >> 8) % 32)}`;
+const hostIp = (n: number): string => SUBNET.replace(/\d+$/, (last) => String(Number(last) + n));
+const ROOT_IP = hostIp(1);
+const VIP = hostIp(2);
+const B_IP = hostIp(3);
 const NS = `tmmp${process.pid.toString(36)}`;
 const VETH = `tmv${process.pid.toString(36)}`.slice(0, 15);
 const NETNS_ETC = `/etc/netns/${NS}`;
