@@ -108,8 +108,17 @@ function fmt(v: number): string {
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
 
-/** Renders the measurements as markdown tables, one per area, with ratios to their baselines. */
-export function renderMarkdown(all: Measurement[], when: string, quick: boolean, load: string): string {
+/**
+ * Renders the measurements as markdown tables, one per area, with ratios to their baselines; `load`
+ * and `took` (the run's duration) go into the header.
+ */
+export function renderMarkdown(
+  all: Measurement[],
+  when: string,
+  quick: boolean,
+  load: string,
+  took: string,
+): string {
   const lines = [
     '# Benchmarks',
     '',
@@ -117,6 +126,7 @@ export function renderMarkdown(all: Measurement[], when: string, quick: boolean,
     'Each ratio compares against a baseline measured in the same run; absolute numbers drift on a shared machine.',
     'A condition cell `〃` repeats the conditions of the row above.',
     `Load average (1 min) at start and end of the run: ${load}. Figures taken under load understate every variant.`,
+    `Duration of the run: ${took}.`,
     '',
   ];
   for (const area of Object.keys(areas)) {
@@ -156,6 +166,8 @@ async function main(): Promise<void> {
   installPeers();
   const loadAtStart = loadavg()[0]!.toFixed(1);
   const all: Measurement[] = [];
+  const started = performance.now();
+  const durations: string[] = [];
   for (const [area, scripts] of Object.entries(areas)) {
     if (only && area !== only) continue;
     for (const script of scripts) {
@@ -164,7 +176,9 @@ async function main(): Promise<void> {
         continue;
       }
       process.stderr.write(`bench: ${area}: ${script}\n`);
+      const t0 = performance.now();
       all.push(...(await runScript(area, script, quick)));
+      durations.push(`${script.replace(/^bench\//, '')} ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   }
   const when = new Date().toISOString();
@@ -176,7 +190,8 @@ async function main(): Promise<void> {
     all.unshift(...earlier.filter((m) => m.area !== only));
   }
   writeFileSync(resultsFile, JSON.stringify(all, null, 2) + '\n');
-  const md = renderMarkdown(all, when, quick, `${loadAtStart} → ${loadavg()[0]!.toFixed(1)}`);
+  const took = `${((performance.now() - started) / 1000).toFixed(0)} s (${durations.join(', ')})`;
+  const md = renderMarkdown(all, when, quick, `${loadAtStart} → ${loadavg()[0]!.toFixed(1)}`, took);
   mkdirSync(`${root}docs`, { recursive: true });
   writeFileSync(`${root}docs/benchmarks.md`, md);
   process.stdout.write(md);

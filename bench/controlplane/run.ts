@@ -19,6 +19,7 @@ import { ResourceStore } from '../../src/mesh/sources/index.js';
 import { ControlPlane, compileMesh, toResourcesByType } from '../../src/mesh/compile/index.js';
 import { SnapshotCache, XdsServer, TypeUrl, type XdsAckEvent } from '../../src/mesh/xds/index.js';
 import { BenchAdsClient, benchTypeUrls } from './ads-client.js';
+import { percentile } from '../lib/report.js';
 
 const quick = process.argv.includes('--quick');
 const NODES = quick ? 200 : 1000;
@@ -132,10 +133,6 @@ function syntheticMesh(): object[] {
     });
   }
   return objects;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 async function main(): Promise<void> {

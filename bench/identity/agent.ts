@@ -1,11 +1,11 @@
 /**
  * Agent benchmark (issue #8, identity): a real agent (in this process, so its clock can be moved)
  * against the identity server (child process), with 100 workloads in a second child process
- * (bench/identity/workloads.ts) on the agent's Workload API socket. `--quick`: 20 workloads and 200
+ * (bench/identity/workloads.ts) on the agent's Workload API socket. `--quick`: 10 workloads and 100
  * SVIDs (a smoke test of the same path; the cold first fetch alone takes ~0.2 s per workload).
  *
  * Design:
- *  - N registration entries (10,000; `--quick` 200) parented to the agent, each selecting one
+ *  - N registration entries (10,000; `--quick` 100) parented to the agent, each selecting one
  *    `unix:uid:`. 100 of them, spread through the list, select the uids of the 100 connected
  *    workloads; the rest select uids nobody connects with (cached SVIDs of workloads not running
  *    now). As root, each workload connects with its own effective uid, so SO_PEERCRED names 100
@@ -35,8 +35,8 @@ import { startBenchServer } from './server-process.js';
 import type { WorkloadCommand, WorkloadReport } from './workloads.js';
 
 const quick = process.argv.includes('--quick');
-const WORKLOADS = quick ? 20 : 100;
-const CACHED = quick ? 200 : 10_000;
+const WORKLOADS = quick ? 10 : 100;
+const CACHED = quick ? 100 : 10_000;
 const FETCH_RUNS = quick ? 1 : 3;
 const FETCH_SECONDS = 1;
 /** Default X509-SVID TTL of the server (seconds): the clock jump is a fraction of it. */

@@ -10,6 +10,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { cpus } from 'node:os';
+import { median } from '../lib/report.js';
 import {
   generateKeyPair,
   mintCaCertificate,
@@ -31,11 +32,6 @@ interface Rate {
   ms: number;
   /** Median over rounds of (this variant's rate / the baseline's rate in the same round). */
   ratio?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
 }
 
 /**
