@@ -58,6 +58,7 @@ function hasCtl(s: string, noSpace: boolean): boolean {
   return false;
 }
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
 
 /**
  * Finds the end of a message head in `buf` from `start`. Returns the index just past CRLFCRLF, or
@@ -66,6 +67,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 export function headEnd(buf: Buffer, start: number, limit: number): number {
   const i = buf.indexOf(CRLFCRLF, start);
   if (i < 0) {
+    // A head ended by bare LFs never completes; refuse it now rather than at the header timeout.
+    if (buf.indexOf(LFLF, start) >= 0) throw new H1ParseError(400, 'bare LF in header section');
     if (buf.length - start > limit) throw new H1ParseError(431, 'header section exceeds the limit');
     return -1;
   }

@@ -16,6 +16,12 @@ import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry }
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamSink } from './h1upstream.js';
+import {
+  H1ServerConnection,
+  type H1ServerHost,
+  type H1ServerOptions,
+  type LocalErrorKind,
+} from './h1server.js';
 import { HOP_BY_HOP, NodeExchange, localReply, type Exchange } from './exchange.js';
 import { RouteTable, pickWeighted } from './router.js';
 import type { Counter, Gauge, Stats } from './stats.js';
@@ -72,6 +78,8 @@ export class HttpConnectionManager {
   readonly #sockets = new Set<net.Socket>();
   /** Access log (App Mesh `logging.accessLog.file`), off unless the HCM configures one. */
   readonly #log: fs.WriteStream | undefined;
+  readonly #codec: H1ServerOptions;
+  readonly #h1Host: H1ServerHost;
 
   constructor(
     config: HttpConnectionManagerConfig,
@@ -116,11 +124,28 @@ export class HttpConnectionManager {
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) =>
       this.#onClientError(err, socket),
     );
-    this.#h1.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
-      // Envoy answers an upgrade with no upgrade_configs with 403 (`upgrade_failed`).
-      this.#stats.rq[3]!.value++;
+    // Envoy answers an upgrade, or a CONNECT, with no upgrade_configs with 403 (`upgrade_failed`).
+    const refuseUpgrade = (_req: http.IncomingMessage, socket: net.Socket): void => {
+      this.#localError('upgrade');
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    });
+    };
+    this.#h1.on('upgrade', refuseUpgrade);
+    this.#h1.on('connect', refuseUpgrade);
+    this.#codec = {
+      maxHeaderBytes: config.maxRequestHeadersKb * 1024,
+      headersTimeoutMs: config.requestHeadersTimeoutMs,
+      idleTimeoutMs: Math.min(config.idleTimeoutMs, 2 ** 31 - 1),
+    };
+    this.#h1Host = {
+      dispatch: (ex) => this.dispatch(ex),
+      fallback: (sock, info, rest) => {
+        this.#info.set(sock, info);
+        if (rest) sock.unshift(rest);
+        this.#h1.emit('connection', sock);
+        sock.resume();
+      },
+      localError: (kind) => this.#localError(kind),
+    };
     this.#h2 = http2.createServer(
       { settings: { maxConcurrentStreams: 1024, maxHeaderListSize: config.maxRequestHeadersKb * 1024 } },
       onRequest,
@@ -149,29 +174,37 @@ export class HttpConnectionManager {
       this.#h2.emit('connection', jsDuplex(socket));
       this.#pendingInfo = undefined;
     } else {
-      this.#info.set(socket, info);
-      this.#h1.emit('connection', socket);
+      new H1ServerConnection(socket, info, this.#h1Host, this.#codec);
     }
     socket.resume();
   }
 
+  /** Counts a request refused before routing: `downstream_cx_protocol_error`, `_rq_header_timeout`,
+   * `downstream_rq_4xx` (Envoy counts its local 4xx replies there too). */
+  #localError(kind: LocalErrorKind): void {
+    if (kind !== 'upgrade') this.#stats.protocolError.value++;
+    if (kind === 'timeout') this.#stats.headersTimeout.value++;
+    this.#stats.rq[3]!.value++;
+  }
+
   #onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-    this.#stats.protocolError.value++;
     if (!socket.writable || socket.destroyed) {
+      this.#stats.protocolError.value++;
       socket.destroy();
       return;
     }
     let status = 400;
     let text = 'Bad Request';
+    let kind: LocalErrorKind = 'protocol';
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       status = 431;
       text = 'Request Header Fields Too Large';
     } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      this.#stats.headersTimeout.value++;
       status = 408;
       text = 'Request Timeout';
+      kind = 'timeout';
     }
-    this.#stats.rq[3]!.value++;
+    this.#localError(kind);
     socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
     socket.destroySoon();
   }
@@ -194,6 +227,13 @@ export class HttpConnectionManager {
   }
 
   #onRequest(req: DownReq, res: DownRes): void {
+    if (req.httpVersionMajor === 1 && hostCount(req.rawHeaders) > 1) {
+      // Two Host headers make the authority ambiguous (RFC 9112 §3.2): 400, as the lean codec.
+      this.#localError('protocol');
+      (res as http.ServerResponse).writeHead(400, { 'content-length': 0, connection: 'close' }).end();
+      req.resume();
+      return;
+    }
     const info =
       (req.httpVersionMajor === 2
         ? this.#info.get((req as http2.Http2ServerRequest).stream.session!)
@@ -628,4 +668,10 @@ function jsDuplex(socket: net.Socket): Duplex {
   socket.once('end', () => d.push(null));
   socket.once('close', () => d.destroy());
   return d;
+}
+
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
+  return n;
 }

@@ -1,0 +1,160 @@
+/**
+ * The lean HTTP/1.1 codec of the http_connection_manager, through a real proxy process and raw
+ * sockets: pipelined keep-alive requests answered in order, chunked and close-delimited upstream
+ * responses re-framed, HEAD, Connection: close, bodies and HTTP/1.0 (served by the node:http
+ * fallback on the same connection), and the refusals: smuggling shapes → 400, unknown transfer
+ * coding → 501, two Host headers → 400, CONNECT and upgrades → 403.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import net from 'node:net';
+import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } from './support/envoy.js';
+
+let dir: string;
+let app: http.Server;
+let proxy: ProxyProcess;
+let port: number;
+
+/** Sends raw bytes; resolves with everything received until the proxy closes (or `ms` passes). */
+function raw(bytes: string, ms = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+    let out = '';
+    s.setEncoding('latin1').on('data', (d: string) => (out += d));
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+    setTimeout(() => s.destroy(), ms).unref();
+  });
+}
+
+/** Status codes of every response in a raw answer, in order. */
+function statuses(answer: string): number[] {
+  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-h1codec-'));
+  app = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/chunked') {
+        res.write('one,');
+        setTimeout(() => res.end('two'), 20);
+        return;
+      }
+      if (req.url === '/close-delimited') {
+        // HTTP/1.0-style body framed by the close of the connection.
+        req.socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close');
+        return;
+      }
+      const echo = JSON.stringify({ method: req.method, url: req.url, body, host: req.headers.host });
+      res.setHeader('content-type', 'application/json');
+      res.end(echo);
+    });
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  const appPort = (app.address() as net.AddressInfo).port;
+  proxy = await startProxy(dir, 'h1codec', {
+    static_resources: {
+      listeners: [
+        plainListener(
+          'codec',
+          0,
+          hcm('codec', [
+            vhost('codec', ['codec.local'], [{ match: { prefix: '/' }, route: { cluster: 'app' } }]),
+          ]),
+        ),
+      ],
+      clusters: [cluster('app', [['127.0.0.1', appPort]])],
+    },
+  });
+  port = proxy.listeners.codec!;
+});
+
+after(async () => {
+  await proxy?.stop();
+  app?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('pipelined keep-alive requests are answered in order on one connection', async () => {
+  const before = await proxy.stat('http.codec.downstream_rq_2xx');
+  const get = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: codec.local\r\n\r\n`;
+  const answer = await raw(
+    get('/p1') + get('/p2') + get('/p3') + get('/p4').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'),
+  );
+  assert.deepEqual(statuses(answer), [200, 200, 200, 200]);
+  const order = [...answer.matchAll(/"url":"(\/p\d)"/g)].map((m) => m[1]);
+  assert.deepEqual(order, ['/p1', '/p2', '/p3', '/p4']);
+  assert.match(answer, /connection: close\r\n/i, 'Connection: close is honoured and echoed');
+  assert.equal((await proxy.stat('http.codec.downstream_rq_2xx')) - before, 4);
+});
+
+test('chunked and close-delimited upstream bodies reach the client whole; HEAD gets no body', async () => {
+  const chunked = await raw('GET /chunked HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n');
+  assert.match(chunked, /transfer-encoding: chunked\r\n/i);
+  assert.match(chunked, /\r\n4\r\none,\r\n3\r\ntwo\r\n0\r\n\r\n$/);
+  const closeDelimited = await raw(
+    'GET /close-delimited HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n',
+  );
+  assert.match(closeDelimited, /^HTTP\/1\.1 200 /);
+  assert.match(closeDelimited, /until close/);
+  const head = await raw(
+    'HEAD /h HTTP/1.1\r\nHost: codec.local\r\n\r\nGET /after HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n',
+  );
+  assert.deepEqual(statuses(head), [200, 200], 'the HEAD response has no body, so the next one parses');
+  assert.match(head, /"url":"\/after"/);
+});
+
+test('requests with bodies and HTTP/1.0 are served on the same connection (node:http fallback)', async () => {
+  const answer = await raw(
+    'GET /first HTTP/1.1\r\nHost: codec.local\r\n\r\n' +
+      'POST /cl HTTP/1.1\r\nHost: codec.local\r\nContent-Length: 5\r\n\r\nhello' +
+      'POST /te HTTP/1.1\r\nHost: codec.local\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+      'GET /last HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n',
+  );
+  assert.deepEqual(statuses(answer), [200, 200, 200, 200]);
+  assert.match(answer, /"method":"POST","url":"\/cl","body":"hello"/);
+  assert.match(answer, /"method":"POST","url":"\/te","body":"abc"/);
+  assert.match(answer, /"url":"\/last"/);
+  const old = await raw('GET /old HTTP/1.0\r\nHost: codec.local\r\n\r\n');
+  assert.match(old, /^HTTP\/1\.1 200 /);
+  assert.match(old, /"url":"\/old"/);
+});
+
+test('refusals: smuggling shapes 400, unknown coding 501, two Host headers 400, CONNECT and upgrade 403', async () => {
+  const before = await proxy.stat('http.codec.downstream_cx_protocol_error');
+  const rows: [string, number][] = [
+    [
+      'POST / HTTP/1.1\r\nHost: codec.local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
+    ['POST / HTTP/1.1\r\nHost: codec.local\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na', 400],
+    ['POST / HTTP/1.1\r\nHost: codec.local\r\nContent-Length: -1\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: codec.local\r\nX-Folded: a\r\n b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: codec.local\r\nBad Name: a\r\n\r\n', 400],
+    ['GET / HTTP/1.1\nHost: codec.local\n\n', 400],
+    ['POST / HTTP/1.1\r\nHost: codec.local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n', 400],
+    ['POST / HTTP/1.1\r\nHost: codec.local\r\nTransfer-Encoding: gzip\r\n\r\n', 501],
+    ['GET / HTTP/1.1\r\nHost: codec.local\r\nHost: other.local\r\n\r\n', 400],
+  ];
+  for (const [bytes, status] of rows) {
+    const answer = await raw(bytes);
+    assert.deepEqual(statuses(answer), [status], JSON.stringify(bytes));
+    assert.match(answer, /connection: close/i, 'the connection is closed after a refusal');
+  }
+  assert.ok((await proxy.stat('http.codec.downstream_cx_protocol_error')) >= before + rows.length);
+  const connect = await raw('CONNECT codec.local:443 HTTP/1.1\r\nHost: codec.local:443\r\n\r\n');
+  assert.deepEqual(statuses(connect), [403], 'CONNECT without upgrade_configs is answered, not dropped');
+  const ws = await raw(
+    'GET / HTTP/1.1\r\nHost: codec.local\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n',
+  );
+  assert.deepEqual(statuses(ws), [403]);
+  const ok = await raw('GET /still HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n');
+  assert.deepEqual(statuses(ok), [200], 'still serving');
+});
