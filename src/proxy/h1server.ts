@@ -7,8 +7,11 @@
  *
  * Envoy semantics kept here (source/common/http/http1/codec_impl.cc, conn_manager_impl.cc):
  * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb → 431;
- * a head not complete within request_headers_timeout → 408; two Host headers → 400; an upgrade or
- * CONNECT without upgrade_configs → 403 (`upgrade_failed`); pipelined requests answered in order.
+ * a head not complete within request_headers_timeout → 408; two Host headers → 400; an upgrade
+ * without upgrade_configs → 403 (`upgrade_failed`); CONNECT → 404, as no route without a
+ * connect_matcher matches it (Envoy FAQ "Why is Envoy sending 404s to CONNECT requests?"), and the
+ * connection closes (the client may already be sending tunnel bytes); pipelined requests answered
+ * in order.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -18,7 +21,7 @@ import { HOP_BY_HOP, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
 
 /** Why the codec answered a connection itself (for the HCM's stats). */
-export type LocalErrorKind = 'protocol' | 'timeout' | 'upgrade';
+export type LocalErrorKind = 'protocol' | 'timeout' | 'upgrade' | 'connect';
 
 /** What a connection needs from its http_connection_manager. */
 export interface H1ServerHost {
@@ -101,7 +104,11 @@ export class H1ServerConnection {
     }
     clearTimeout(this.#headTimer);
     this.#headTimer = undefined;
-    if (head.method === 'CONNECT' || head.upgrade) {
+    if (head.method === 'CONNECT') {
+      this.#refuse(404, 'connect');
+      return false;
+    }
+    if (head.upgrade) {
       this.#refuse(403, 'upgrade');
       return false;
     }

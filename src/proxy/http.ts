@@ -124,13 +124,16 @@ export class HttpConnectionManager {
     this.#h1.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) =>
       this.#onClientError(err, socket),
     );
-    // Envoy answers an upgrade, or a CONNECT, with no upgrade_configs with 403 (`upgrade_failed`).
-    const refuseUpgrade = (_req: http.IncomingMessage, socket: net.Socket): void => {
+    // Envoy answers an upgrade with no upgrade_configs with 403 (`upgrade_failed`), and a CONNECT
+    // with 404: only a connect_matcher route matches it (see h1server.ts).
+    this.#h1.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
       this.#localError('upgrade');
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-    };
-    this.#h1.on('upgrade', refuseUpgrade);
-    this.#h1.on('connect', refuseUpgrade);
+    });
+    this.#h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      this.#localError('connect');
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
     this.#codec = {
       maxHeaderBytes: config.maxRequestHeadersKb * 1024,
       headersTimeoutMs: config.requestHeadersTimeoutMs,
@@ -180,9 +183,10 @@ export class HttpConnectionManager {
   }
 
   /** Counts a request refused before routing: `downstream_cx_protocol_error`, `_rq_header_timeout`,
-   * `downstream_rq_4xx` (Envoy counts its local 4xx replies there too). */
+   * `no_route` (CONNECT), and `downstream_rq_4xx` (Envoy counts its local 4xx replies there too). */
   #localError(kind: LocalErrorKind): void {
-    if (kind !== 'upgrade') this.#stats.protocolError.value++;
+    if (kind === 'connect') this.#stats.noRoute.value++;
+    else if (kind !== 'upgrade') this.#stats.protocolError.value++;
     if (kind === 'timeout') this.#stats.headersTimeout.value++;
     this.#stats.rq[3]!.value++;
   }

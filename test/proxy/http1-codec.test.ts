@@ -3,7 +3,7 @@
  * sockets: pipelined keep-alive requests answered in order, chunked and close-delimited upstream
  * responses re-framed, HEAD, Connection: close, bodies and HTTP/1.0 (served by the node:http
  * fallback on the same connection), and the refusals: smuggling shapes → 400, unknown transfer
- * coding → 501, two Host headers → 400, CONNECT and upgrades → 403.
+ * coding → 501, two Host headers → 400, CONNECT → 404 (no connect_matcher route), upgrades → 403.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,7 +127,7 @@ test('requests with bodies and HTTP/1.0 are served on the same connection (node:
   assert.match(old, /"url":"\/old"/);
 });
 
-test('refusals: smuggling shapes 400, unknown coding 501, two Host headers 400, CONNECT and upgrade 403', async () => {
+test('refusals: smuggling shapes 400, unknown coding 501, two Host headers 400, CONNECT 404, upgrade 403', async () => {
   const before = await proxy.stat('http.codec.downstream_cx_protocol_error');
   const rows: [string, number][] = [
     [
@@ -149,8 +149,14 @@ test('refusals: smuggling shapes 400, unknown coding 501, two Host headers 400, 
     assert.match(answer, /connection: close/i, 'the connection is closed after a refusal');
   }
   assert.ok((await proxy.stat('http.codec.downstream_cx_protocol_error')) >= before + rows.length);
+  const noRoute = await proxy.stat('http.codec.no_route');
   const connect = await raw('CONNECT codec.local:443 HTTP/1.1\r\nHost: codec.local:443\r\n\r\n');
-  assert.deepEqual(statuses(connect), [403], 'CONNECT without upgrade_configs is answered, not dropped');
+  assert.deepEqual(
+    statuses(connect),
+    [404],
+    'CONNECT matches no route (no connect_matcher): answered, not dropped',
+  );
+  assert.equal((await proxy.stat('http.codec.no_route')) - noRoute, 1);
   const ws = await raw(
     'GET / HTTP/1.1\r\nHost: codec.local\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n',
   );
