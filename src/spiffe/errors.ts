@@ -3,7 +3,7 @@
  * subclasses of {@link SpiffeError}; each names the rejected input and the violated rule.
  */
 
-const kinds = Symbol.for('trustmesh.spiffe.errorKinds');
+const lineageKey = Symbol.for('trustmesh.error.lineage');
 
 /** Longest excerpt of a rejected input quoted in a message, so hostile input can't flood logs. */
 const maxQuoted = 160;
@@ -19,16 +19,52 @@ function codeSuffix(rule: string): string {
   return rule.toUpperCase().replace(/-/g, '_');
 }
 
+/** `Root/Area/Rule`: a class's name qualified by its ancestors below {@link TrustmeshError}. */
+function qualifiedName(cls: unknown): string {
+  const names: string[] = [];
+  for (let c = cls; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+    names.unshift((c as { name: string }).name);
+  }
+  return names.join('/');
+}
+
+/**
+ * Root of every trustmesh error class (after undici's `UndiciError`): a stable `code`, `cause`
+ * chaining, and an `instanceof` that holds across two loaded copies of the package.
+ *
+ * Each area derives one base class (`SpiffeError`, `AgentError`, `XdsError`…) with its message
+ * prefix, and one subclass per rule. `instanceof X` compares `X`'s qualified name
+ * (`TrustmeshError/AgentError/AgentConfigError`) with those recorded on the error, so a subclass
+ * never matches its siblings and two areas' same-named classes never match each other.
+ */
+export class TrustmeshError extends Error {
+  /** Stable machine-readable code, e.g. `TM_ERR_SPIFFEID_DOT_SEGMENT`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    const lineage: string[] = [];
+    for (let c: unknown = new.target; c !== Error; c = Object.getPrototypeOf(c))
+      lineage.push(qualifiedName(c));
+    Object.defineProperty(this, lineageKey, { value: lineage });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const lineage = (value as { [lineageKey]?: unknown })[lineageKey];
+    return Array.isArray(lineage) && lineage.includes(qualifiedName(this));
+  }
+}
+
 /**
  * Base class of every error thrown by `trustmesh/spiffe`.
  *
  * `code` is stable (`TM_ERR_<AREA>_<RULE>`), `rule` is the kebab-case rule name, `input` holds the
- * rejected value when there is one, and `cause` chains the lower-level error. `instanceof` works across
- * two loaded copies of the library (brand via `Symbol.for`).
+ * rejected value when there is one, and `cause` chains the lower-level error.
  */
-export class SpiffeError extends Error {
-  /** Stable machine-readable code, e.g. `TM_ERR_SPIFFEID_DOT_SEGMENT`. */
-  readonly code: string;
+export class SpiffeError extends TrustmeshError {
   /** Kebab-case name of the violated rule, e.g. `dot-segment`. */
   readonly rule: string;
   /** The rejected value, when the error is about one input. */
@@ -39,22 +75,9 @@ export class SpiffeError extends Error {
     message: string,
     options: { input?: unknown; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = `TM_ERR_${area}_${codeSuffix(rule)}`;
+    super(`TM_ERR_${area}_${codeSuffix(rule)}`, message, options);
     this.rule = rule;
     if (options.input !== undefined) this.input = options.input;
-    const names: string[] = [];
-    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
-      names.push((c as { name: string }).name);
-    }
-    Object.defineProperty(this, kinds, { value: names });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    const names = (value as { [kinds]?: unknown })[kinds];
-    return Array.isArray(names) && names.includes(this.name);
   }
 }
 

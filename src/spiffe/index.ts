@@ -3,6 +3,7 @@
  * Imports nothing else from trustmesh and nothing server-side.
  */
 export {
+  TrustmeshError,
   SpiffeError,
   SpiffeIdError,
   X509SvidError,

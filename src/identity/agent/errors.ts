@@ -3,26 +3,14 @@
  * input and the rule, and chains lower errors through `cause`. Wire-visible outcomes (gRPC status of
  * the Workload API and SDS) are mapped from these in one place per server (`workload-api.ts`, `sds.ts`).
  */
+import { TrustmeshError } from '../../spiffe/index.js';
 
-const kAgentError = Symbol.for('trustmesh.identity.agent.error');
-
-/** Base class of all agent errors. */
-export class AgentError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: string;
-
+/** Base class of all agent errors; messages start with "agent: ". */
+export class AgentError extends TrustmeshError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(`agent: ${message}`, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-
-  /** Brand check that survives two copies of the module being loaded. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && kAgentError in value;
+    super(code, `agent: ${message}`, options);
   }
 }
-Object.defineProperty(AgentError.prototype, kAgentError, { value: true });
 
 /** The agent configuration (file or flags) breaks a rule; `key` names the offending setting. */
 export class AgentConfigError extends AgentError {

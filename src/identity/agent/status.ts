@@ -5,14 +5,14 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
-import { AgentError, WorkloadAttestationError } from './errors.js';
+import { AgentClosedError, WorkloadAttestationError } from './errors.js';
 
 /** The status a caller sees for `err`; unexpected errors are logged here with their detail. */
 export function toConnectError(err: unknown, log?: Logger): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof WorkloadAttestationError)
     return new ConnectError('workload attestation failed', Code.Unavailable);
-  if (err instanceof AgentError && err.code === 'TM_ERR_AGENT_CLOSED') {
+  if (err instanceof AgentClosedError) {
     return new ConnectError('agent is shutting down', Code.Unavailable);
   }
   log?.error({ err }, 'internal error in an agent socket handler');

@@ -8,8 +8,9 @@
  * their proto3 defaults. The message interfaces below describe exactly those shapes.
  */
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import { grpcServiceLoader, type LoadedGrpcService } from '../../spiffe/index.js';
 
 /** Absolute path of `agent.proto`. */
 export const AGENT_PROTO_PATH = fileURLToPath(
@@ -213,30 +214,15 @@ export interface AgentServiceHandlers extends grpc.UntypedServiceImplementation 
   GetBundles: grpc.handleUnaryCall<GetBundlesRequestMessage, GetBundlesResponseMessage>;
 }
 
-/** What {@link loadAgentApi} returns. */
-export interface AgentApi {
-  /** grpc-js service definition, for `server.addService(service, handlers)`. */
-  service: grpc.ServiceDefinition<AgentServiceHandlers>;
-  /** Client constructor: `new Client('host:port', grpc.credentials.createSsl(...))`. */
-  Client: AgentClientConstructor;
-}
-
-let cached: AgentApi | undefined;
+/** What {@link loadAgentApi} returns: the Agent service definition and client constructor. */
+export type AgentApi = LoadedGrpcService<AgentServiceHandlers, AgentClientConstructor>;
 
 /**
  * Loads `agent.proto` (synchronously, once per process) and returns the Agent service definition and
  * client constructor. Throws if the proto file is missing or invalid.
  */
-export function loadAgentApi(): AgentApi {
-  if (cached) return cached;
-  const definition = protoLoader.loadSync(AGENT_PROTO_PATH, AGENT_PROTO_LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    trustmesh: { identity: { v1: { Agent: grpc.ServiceClientConstructor } } };
-  };
-  const ctor = pkg.trustmesh.identity.v1.Agent;
-  cached = {
-    service: ctor.service as unknown as grpc.ServiceDefinition<AgentServiceHandlers>,
-    Client: ctor as unknown as AgentClientConstructor,
-  };
-  return cached;
-}
+export const loadAgentApi: () => AgentApi = grpcServiceLoader(
+  AGENT_PROTO_PATH,
+  AGENT_SERVICE_NAME,
+  AGENT_PROTO_LOADER_OPTIONS,
+);

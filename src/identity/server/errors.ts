@@ -4,26 +4,15 @@
  * Messages start with the module ("server: …") and name the field and the rule.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
-
-const BRAND = Symbol.for('trustmesh.identity.server.error');
+import { TrustmeshError } from '../../spiffe/index.js';
 
 /** Base class: `code` is stable, `grpcStatus` is the gRPC status code used on the wire. */
-export class ServerError extends Error {
-  readonly code: string;
+export class ServerError extends TrustmeshError {
   readonly grpcStatus: GrpcStatus;
-  readonly [BRAND] = true;
 
   constructor(code: string, grpcStatus: GrpcStatus, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message, options);
     this.grpcStatus = grpcStatus;
-  }
-
-  /** Brand check for the base class (works across two loaded copies); prototype check for subclasses. */
-  static override [Symbol.hasInstance](v: unknown): boolean {
-    if (this !== ServerError) return Function.prototype[Symbol.hasInstance].call(this, v);
-    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

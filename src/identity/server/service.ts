@@ -28,6 +28,8 @@ import type {
 import {
   EntryIndex,
   entryToMessage,
+  parseIdInTd,
+  parseSpiffeIdArg,
   selectorsSubset,
   serverSpiffeId,
   validateEntryInput,
@@ -272,15 +274,7 @@ export class IdentityService extends EventEmitter {
   }
 
   #agentIdArg(raw: string): string {
-    let id: SpiffeId;
-    try {
-      id = SpiffeId.parse(raw);
-    } catch (err) {
-      throw new InvalidArgumentError(
-        'spiffe_id',
-        `invalid SPIFFE ID ${JSON.stringify(raw)}: ${(err as Error).message}`,
-      );
-    }
+    const id = parseSpiffeIdArg('spiffe_id', raw);
     if (!id.memberOf(this.td) || !id.path.startsWith('/spire/agent/')) {
       throw new InvalidArgumentError(
         'spiffe_id',
@@ -448,30 +442,13 @@ export class IdentityService extends EventEmitter {
 
   // ---- minting (admin) ------------------------------------------------------------------------
 
-  #workloadId(raw: unknown): SpiffeId {
-    if (typeof raw !== 'string' || raw === '') throw new InvalidArgumentError('spiffe_id', 'is required');
-    let id: SpiffeId;
-    try {
-      id = SpiffeId.parse(raw);
-    } catch (err) {
-      throw new InvalidArgumentError(
-        'spiffe_id',
-        `invalid SPIFFE ID ${JSON.stringify(raw)}: ${(err as Error).message}`,
-      );
-    }
-    if (!id.memberOf(this.td))
-      throw new InvalidArgumentError('spiffe_id', `${raw} is not a member of trust domain ${this.td.name}`);
-    if (id.path === '') throw new InvalidArgumentError('spiffe_id', `${raw} must have a non-empty path`);
-    return id;
-  }
-
   /** `x509 mint`: signs `csr` (PKCS#10 DER) for `spiffe_id`; TTL default `default_x509_svid_ttl`. */
   async mintX509(o: { spiffe_id: string; csr: Buffer; ttl?: number; dns_names?: string[] }): Promise<{
     cert_chain: Buffer[];
     expires_at: number;
     capped: boolean;
   }> {
-    const spiffeId = this.#workloadId(o.spiffe_id);
+    const spiffeId = parseIdInTd('spiffe_id', o.spiffe_id, this.td);
     const { publicKeyDer } = await this.#parseCsrField('csr', o.csr);
     const ttl = o.ttl || this.config.defaultX509SvidTtlSeconds;
     const r = this.ca.signX509Svid({
@@ -490,7 +467,7 @@ export class IdentityService extends EventEmitter {
     audience: string[];
     ttl?: number;
   }): Promise<{ token: string; expires_at: number }> {
-    const spiffeId = this.#workloadId(o.spiffe_id);
+    const spiffeId = parseIdInTd('spiffe_id', o.spiffe_id, this.td);
     if (
       !Array.isArray(o.audience) ||
       o.audience.length === 0 ||

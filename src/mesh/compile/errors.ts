@@ -3,7 +3,7 @@
  * cannot be compiled (an ACM certificate, a route to an unknown virtual node) is reported as a
  * {@link CompileIssue} and left out, and the rest of the node's configuration is still produced.
  */
-const brand = Symbol.for('trustmesh.mesh.compile.CompileError');
+import { TrustmeshError } from '../../spiffe/index.js';
 
 /** Stable codes of compile issues. */
 export type CompileIssueCode =
@@ -26,26 +26,9 @@ export interface CompileIssue {
 }
 
 /** Base class of thrown compile errors (programming errors and unknown node ids asked for explicitly). */
-export class CompileError extends Error {
-  readonly code: string;
-
+export class CompileError extends TrustmeshError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(`compile: ${message}`, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[brand] === true &&
-      (this === CompileError || Function.prototype[Symbol.hasInstance].call(this, value))
-    );
-  }
-
-  get [brand](): boolean {
-    return true;
+    super(code, `compile: ${message}`, options);
   }
 }
 

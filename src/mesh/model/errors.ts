@@ -5,6 +5,7 @@
  * (field path + rule + stable `code`), as grpc-js-xds does for xDS resources. Exceptions are kept for
  * programming errors and for callers that want a throw ({@link InvalidResourceError}).
  */
+import { TrustmeshError } from '../../spiffe/index.js';
 import { formatPath, type PathSegments } from './path.js';
 
 /** Stable codes of validation issues (errors unless the name says WARN). */
@@ -73,27 +74,10 @@ export function issue(
   return out;
 }
 
-const BRAND = Symbol.for('trustmesh.mesh.model.error');
-
-/** Base class of `mesh/model` errors; `instanceof` works across copies of the module. */
-export class MeshModelError extends Error {
-  /** Stable error code. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(`mesh/model: ${message}`, options);
-    this.name = 'MeshModelError';
-    this.code = code;
-  }
-  /**
-   * `instanceof MeshModelError` checks a `Symbol.for` brand, so it holds across two loaded copies of this
-   * module; subclasses keep the ordinary prototype check so they never match each other.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== MeshModelError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
-  }
-  get [BRAND](): true {
-    return true;
+/** Base class of `mesh/model` errors; messages start with "mesh/model: ". */
+export class MeshModelError extends TrustmeshError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, `mesh/model: ${message}`, options);
   }
 }
 
@@ -106,7 +90,6 @@ export class InvalidResourceError extends MeshModelError {
       'TM_ERR_MESH_INVALID_RESOURCE',
       `invalid resource: ${issues.length} error(s)${first ? `; first: ${formatIssue(first)}` : ''}`,
     );
-    this.name = 'InvalidResourceError';
     this.issues = issues;
   }
 }

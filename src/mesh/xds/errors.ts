@@ -1,32 +1,13 @@
 /**
  * Typed errors of the xDS layer (`mesh/xds`): resource encoding and the ADS server.
- * Every error carries a stable `code`, and `instanceof` works across copies of the module through a
- * `Symbol.for` brand.
+ * Every error carries a stable `code` (`TM_ERR_XDS_…`); `instanceof` works across copies of the module.
  */
-const brand = Symbol.for('trustmesh.mesh.xds.XdsError');
+import { TrustmeshError } from '../../spiffe/index.js';
 
-/** Base class of every `mesh/xds` error. */
-export class XdsError extends Error {
-  /** Stable machine-readable code (`TM_ERR_XDS_…`). */
-  readonly code: string;
-
+/** Base class of every `mesh/xds` error; messages start with "xds: ". */
+export class XdsError extends TrustmeshError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(`xds: ${message}`, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[brand] === true &&
-      (this === XdsError || Function.prototype[Symbol.hasInstance].call(this, value))
-    );
-  }
-
-  get [brand](): boolean {
-    return true;
+    super(code, `xds: ${message}`, options);
   }
 }
 

@@ -8,8 +8,9 @@
  * filled with their proto3 defaults, and `google.protobuf.Value` carries its oneof name in `kind`.
  */
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import { grpcServiceLoader, type LoadedGrpcService } from './service-loader.js';
 
 /** Absolute path of `workload.proto`. */
 export const WORKLOAD_API_PROTO_PATH = fileURLToPath(
@@ -267,36 +268,16 @@ export interface WorkloadApiServiceHandlers extends grpc.UntypedServiceImplement
   FetchWITBundles: grpc.handleServerStreamingCall<WitBundlesRequestMessage, WitBundlesResponseMessage>;
 }
 
-/** What {@link loadWorkloadApi} returns. */
-export interface WorkloadApi {
-  /**
-   * The proto-loader package definition (keys `SpiffeWorkloadAPI`, message names, `google.protobuf.*`),
-   * for servers that build their own codecs, e.g. from `packageDefinition.SpiffeWorkloadAPI`'s
-   * `requestSerialize`/`responseDeserialize`.
-   */
-  packageDefinition: protoLoader.PackageDefinition;
-  /** grpc-js service definition, for `server.addService(service, handlers)`. */
-  service: grpc.ServiceDefinition<WorkloadApiServiceHandlers>;
-  /** grpc-js client constructor. */
-  Client: WorkloadApiStubConstructor;
-}
-
-let cached: WorkloadApi | undefined;
+/** What {@link loadWorkloadApi} returns: the package definition, service definition and client constructor. */
+export type WorkloadApi = LoadedGrpcService<WorkloadApiServiceHandlers, WorkloadApiStubConstructor>;
 
 /**
  * Loads `workload.proto` (synchronously, once per process) and returns its package definition, the
  * grpc-js service definition and the client constructor. `google/protobuf/struct.proto` comes from
  * protobufjs' bundled well-known types. Throws if the proto file is missing or invalid.
  */
-export function loadWorkloadApi(): WorkloadApi {
-  if (cached) return cached;
-  const packageDefinition = protoLoader.loadSync(WORKLOAD_API_PROTO_PATH, WORKLOAD_API_PROTO_LOADER_OPTIONS);
-  const grpcObject = grpc.loadPackageDefinition(packageDefinition);
-  const ctor = grpcObject[WORKLOAD_API_SERVICE_NAME] as grpc.ServiceClientConstructor;
-  cached = {
-    packageDefinition,
-    service: ctor.service as unknown as grpc.ServiceDefinition<WorkloadApiServiceHandlers>,
-    Client: ctor as unknown as WorkloadApiStubConstructor,
-  };
-  return cached;
-}
+export const loadWorkloadApi: () => WorkloadApi = grpcServiceLoader(
+  WORKLOAD_API_PROTO_PATH,
+  WORKLOAD_API_SERVICE_NAME,
+  WORKLOAD_API_PROTO_LOADER_OPTIONS,
+);

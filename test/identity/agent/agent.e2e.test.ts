@@ -18,10 +18,9 @@ import { WorkloadApiClient, type X509Context } from '../../../src/spiffe/index.j
 import { runTrustmesh, spawnTrustmesh } from '../../support/cli.js';
 import { adminCall } from '../../../src/identity/server/index.js';
 import { startServer, type RunningServer } from '../server/support.js';
+import { pythonWorkloadClient } from './support.js';
 
 const execFile = promisify(execFileCb);
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const isRoot = process.getuid!() === 0;
 const uid = process.getuid!();
 const HOST = 'spiffe://example.org/host';
@@ -76,7 +75,7 @@ describe('agent end to end', { timeout: 240_000 }, () => {
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   let socketPath: string;
   let serverPort: number;
-  let genDir: string;
+  let py: Awaited<ReturnType<typeof pythonWorkloadClient>> | undefined;
   const client = () => new WorkloadApiClient({ address: `unix://${socketPath}` });
 
   before(async () => {
@@ -134,23 +133,14 @@ plugins {
 
     await chmod(path.dirname(socketPath), 0o755);
     await chmod(path.dirname(path.dirname(socketPath)), 0o755);
-    genDir = await mkdtemp(path.join(tmpdir(), 'tm-agent-py-'));
-    await chmod(genDir, 0o755);
-    await execFile(PYTHON, [
-      '-m',
-      'grpc_tools.protoc',
-      `-I${path.join(repoRoot, 'proto/spiffe')}`,
-      `--python_out=${genDir}`,
-      `--grpc_python_out=${genDir}`,
-      path.join(repoRoot, 'proto/spiffe/workload.proto'),
-    ]);
+    py = await pythonWorkloadClient();
   });
 
   after(async () => {
     await agent?.stop();
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
-    if (genDir) await rm(genDir, { recursive: true, force: true });
+    await py?.close();
   });
 
   test('api fetch x509 -write: svid.0.pem, svid.0.key, bundle.0.pem that openssl verifies', async () => {
@@ -176,13 +166,10 @@ plugins {
     'a Python workload under uid nobody gets its own identity only',
     { skip: isRoot ? false : 'needs root' },
     async () => {
-      const { stdout } = await execFile(
-        PYTHON,
-        [path.join(repoRoot, 'test/identity/agent/workload_client.py'), socketPath, genDir, 'x509'],
-        { uid: 65534, gid: 65534 },
-      );
-      const res = JSON.parse(stdout) as { ok: boolean; svids: Array<{ spiffe_id: string }> };
-      assert.equal(res.ok, true, stdout);
+      const res = await py!.run<{ ok: boolean; svids: Array<{ spiffe_id: string }> }>(socketPath, 'x509', {
+        asNobody: true,
+      });
+      assert.equal(res.ok, true, JSON.stringify(res));
       assert.deepEqual(
         res.svids.map((s) => s.spiffe_id),
         [NOBODY],

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { SvidCache } from '../../../src/identity/agent/index.js';
-import { startTestSocket, testCa } from './helpers.js';
+import { startTestSocket, testCa } from './support.js';
 
 /** Length-delimited field `n` holding `value`. */
 function field(n: number, value: string): Buffer {

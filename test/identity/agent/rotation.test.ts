@@ -11,7 +11,7 @@ import {
   shouldRotate,
   Backoff,
 } from '../../../src/identity/agent/index.js';
-import { cachedSvid, testCa } from './helpers.js';
+import { cachedSvid, testCa } from './support.js';
 
 describe('rotation', () => {
   test('rows: before / at / after the jittered half-life', async () => {

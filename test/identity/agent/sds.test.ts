@@ -10,7 +10,7 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { SvidCache } from '../../../src/identity/agent/index.js';
-import { bundleOf, cachedSvid, entry, startTestSocket, testCa } from './helpers.js';
+import { bundleOf, cachedSvid, entry, startTestSocket, testCa } from './support.js';
 import {
   SdsStream,
   inlineText,

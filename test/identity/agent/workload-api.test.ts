@@ -9,8 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,12 +24,9 @@ import {
 } from '../../../src/spiffe/index.js';
 import { SvidCache } from '../../../src/identity/agent/index.js';
 import { spawnTrustmesh } from '../../support/cli.js';
-import { bundleOf, cachedSvid, entry, startTestSocket, testCa } from './helpers.js';
+import { bundleOf, cachedSvid, entry, pythonWorkloadClient, startTestSocket, testCa } from './support.js';
 
 const execFile = promisify(execFileCb);
-const repoRoot = path.resolve(import.meta.dirname, '../../..');
-// Debian's python3 has python3-grpcio; a pyenv python3 earlier on PATH may not.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const isRoot = process.getuid!() === 0;
 const uid = process.getuid!();
 const WEB = 'spiffe://example.org/web';
@@ -50,16 +46,10 @@ describe('Workload API', () => {
   let other: Awaited<ReturnType<typeof testCa>>;
   let cache: SvidCache;
   let sock: Awaited<ReturnType<typeof startTestSocket>>;
-  let genDir: string;
+  let py: Awaited<ReturnType<typeof pythonWorkloadClient>>;
 
-  const python = async (mode: string, asNobody = false): Promise<PyResult> => {
-    const { stdout } = await execFile(
-      PYTHON,
-      [path.join(repoRoot, 'test/identity/agent/workload_client.py'), sock.socketPath, genDir, mode],
-      asNobody ? { uid: 65534, gid: 65534 } : {},
-    );
-    return JSON.parse(stdout) as PyResult;
-  };
+  const python = (mode: string, asNobody = false): Promise<PyResult> =>
+    py.run<PyResult>(sock.socketPath, mode, { asNobody });
 
   before(async () => {
     ca = await testCa('example.org');
@@ -85,21 +75,12 @@ describe('Workload API', () => {
       { entryId: 'e-nobody', svid: cachedSvid(ca, NOBODY) },
     ]);
     sock = await startTestSocket(cache);
-    genDir = await mkdtemp(path.join(tmpdir(), 'tm-agent-py-'));
-    await chmod(genDir, 0o755);
-    await execFile(PYTHON, [
-      '-m',
-      'grpc_tools.protoc',
-      `-I${path.join(repoRoot, 'proto/spiffe')}`,
-      `--python_out=${genDir}`,
-      `--grpc_python_out=${genDir}`,
-      path.join(repoRoot, 'proto/spiffe/workload.proto'),
-    ]);
+    py = await pythonWorkloadClient();
   });
 
   after(async () => {
     await sock.close();
-    await rm(genDir, { recursive: true, force: true });
+    await py?.close();
   });
 
   test('our client: the matching identities, default first, DER chain + PKCS#8 key, own and federated bundles; openssl verifies', async () => {

@@ -29,6 +29,7 @@ import {
   call,
   cliOk,
   derChainToPem,
+  opensslSelfSigned,
   startServer,
   tempDir,
   type RunningServer,
@@ -413,31 +414,11 @@ describe('agent API', () => {
   test('unauthenticated calls and foreign certificates are refused', async () => {
     await expectCode(call(anon, 'SyncAuthorizedEntries', {}), grpc.status.UNAUTHENTICATED);
     // A certificate from some other CA: TLS lets it through, the handler refuses it.
-    const keyFile = path.join(tmp.dir, 'self.key');
-    const certFile = path.join(tmp.dir, 'self.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-subj',
-        '/CN=x',
-        '-days',
-        '1',
-        '-addext',
-        'subjectAltName=URI:spiffe://example.org/spire/agent/join_token/x',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile } = opensslSelfSigned(tmp.dir, 'self', {
+      subject: '/CN=x',
+      days: 1,
+      extensions: ['subjectAltName=URI:spiffe://example.org/spire/agent/join_token/x'],
+    });
     const forged = agentClient(s, roots, {
       certPem: readFileSync(certFile, 'utf8'),
       keyPem: readFileSync(keyFile, 'utf8'),

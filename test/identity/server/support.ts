@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { runTrustmesh, spawnTrustmesh } from '../../support/cli.js';
@@ -200,4 +200,41 @@ export function call<Req, Res>(
 /** DER chain → PEM. */
 export function derChainToPem(chain: Buffer[]): string {
   return chain.map((d) => new X509Certificate(d).toString()).join('');
+}
+
+/**
+ * A self-signed P-256 certificate made by openssl (an independent issuer, not our minting code),
+ * valid for `days`, with `-addext` values `extensions`. Writes `<dir>/<name>.key` and
+ * `<dir>/<name>.pem` (PEM) and returns both paths.
+ */
+export function opensslSelfSigned(
+  dir: string,
+  name: string,
+  o: { subject: string; days: number; extensions: string[] },
+): { keyFile: string; certFile: string } {
+  const keyFile = path.join(dir, `${name}.key`);
+  const certFile = path.join(dir, `${name}.pem`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      o.subject,
+      '-days',
+      String(o.days),
+      ...o.extensions.flatMap((e) => ['-addext', e]),
+    ],
+    { stdio: 'ignore' },
+  );
+  return { keyFile, certFile };
 }

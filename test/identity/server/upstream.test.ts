@@ -9,37 +9,15 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { adminCall } from '../../../src/identity/server/index.js';
 import { createCsr, generateKeyPair, parseCertificates } from '../../../src/spiffe/index.js';
-import { startServer, tempDir } from './support.js';
+import { opensslSelfSigned, startServer, tempDir } from './support.js';
 
 test('UpstreamAuthority disk: our CA is an intermediate under the upstream root', async () => {
   const tmp = tempDir();
-  const rootKey = path.join(tmp.dir, 'upstream.key');
-  const rootCert = path.join(tmp.dir, 'upstream.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      rootKey,
-      '-out',
-      rootCert,
-      '-subj',
-      '/O=Upstream/CN=upstream root',
-      '-days',
-      '2',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { keyFile: rootKey, certFile: rootCert } = opensslSelfSigned(tmp.dir, 'upstream', {
+    subject: '/O=Upstream/CN=upstream root',
+    days: 2,
+    extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+  });
   const s = await startServer(tmp.dir, {
     plugins: `UpstreamAuthority "disk" {
     plugin_data {

@@ -12,7 +12,7 @@ import {
   configDump,
 } from '../../../src/mesh/compile/index.js';
 import { encodeMessageJson, type JsonObject } from '../../../src/mesh/xds/index.js';
-import { loadMesh, meshFromYaml } from './support.js';
+import { loadMesh, meshFromYaml, meshYaml, nsObject, virtualServiceYaml } from './support.js';
 
 const byName = (list: JsonObject[], name: string) => {
   const found = list.find((r) => r.name === name);
@@ -166,22 +166,20 @@ test('ALLOW_ALL: a * virtual host and a default chain to the original destinatio
 });
 
 test('a route to an unknown virtual node is reported; the rest of the mesh still compiles', () => {
-  const state = meshFromYaml(`
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: Mesh
-metadata: { name: m }
-spec: { namespaceSelector: {} }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: a, namespace: ns }
+  const state = meshFromYaml(
+    meshYaml(
+      nsObject(
+        'VirtualNode',
+        'a',
+        `
 spec:
   listeners: [{ portMapping: { port: 80, protocol: http } }]
-  serviceDiscovery: { dns: { hostname: a.ns } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualRouter
-metadata: { name: r, namespace: ns }
+  serviceDiscovery: { dns: { hostname: a.ns } }`,
+      ),
+      nsObject(
+        'VirtualRouter',
+        'r',
+        `
 spec:
   listeners: [{ portMapping: { port: 80, protocol: http } }]
   routes:
@@ -194,19 +192,18 @@ spec:
       priority: 2
       httpRoute:
         match: { prefix: / }
-        action: { weightedTargets: [{ virtualNodeRef: { name: ghost }, weight: 1 }] }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualService
-metadata: { name: s, namespace: ns }
-spec: { provider: { virtualRouter: { virtualRouterRef: { name: r } } } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: client, namespace: ns }
+        action: { weightedTargets: [{ virtualNodeRef: { name: ghost }, weight: 1 }] }`,
+      ),
+      virtualServiceYaml('s', { virtualRouter: 'r' }),
+      nsObject(
+        'VirtualNode',
+        'client',
+        `
 spec:
-  backends: [{ virtualService: { virtualServiceRef: { name: s } } }]
-`);
+  backends: [{ virtualService: { virtualServiceRef: { name: s } } }]`,
+      ),
+    ),
+  );
   assert.ok(
     state.errors.some((i) => /ghost/.test(i.rule)),
     'the model reports the dangling reference',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { compileMesh, type NodeConfig } from '../../../src/mesh/compile/index.js';
 import { decodeAny, encodeAny, ResourceEncodingError, type JsonObject } from '../../../src/mesh/xds/index.js';
-import { loadMesh, meshFromYaml } from './support.js';
+import { loadMesh, meshFromYaml, meshYaml, nsObject, virtualServiceYaml } from './support.js';
 
 const require = createRequire(import.meta.url);
 const xdsResources = require('@grpc/grpc-js-xds/build/src/resources.js') as {
@@ -61,57 +61,50 @@ test('with pod endpoints (EDS), proxyless API listeners and an ALLOW_ALL mesh', 
 });
 
 test('gateway rewrites, file certificates and a TCP route encode too', () => {
-  const state = meshFromYaml(`
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: Mesh
-metadata: { name: m }
-spec: { namespaceSelector: {} }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: db, namespace: ns }
+  const state = meshFromYaml(
+    meshYaml(
+      nsObject(
+        'VirtualNode',
+        'db',
+        `
 spec:
   listeners: [{ portMapping: { port: 5432, protocol: tcp } }]
-  serviceDiscovery: { dns: { hostname: db.ns } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualRouter
-metadata: { name: db-router, namespace: ns }
+  serviceDiscovery: { dns: { hostname: db.ns } }`,
+      ),
+      nsObject(
+        'VirtualRouter',
+        'db-router',
+        `
 spec:
   listeners: [{ portMapping: { port: 5432, protocol: tcp } }]
   routes:
     - name: tcp
       tcpRoute:
         action: { weightedTargets: [{ virtualNodeRef: { name: db }, weight: 1 }] }
-        timeout: { idle: { unit: s, value: 30 } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualService
-metadata: { name: db, namespace: ns }
-spec: { provider: { virtualRouter: { virtualRouterRef: { name: db-router } } } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: app, namespace: ns }
+        timeout: { idle: { unit: s, value: 30 } }`,
+      ),
+      virtualServiceYaml('db', { virtualRouter: 'db-router' }),
+      nsObject(
+        'VirtualNode',
+        'app',
+        `
 spec:
-  backends: [{ virtualService: { virtualServiceRef: { name: db } } }]
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: web, namespace: ns }
+  backends: [{ virtualService: { virtualServiceRef: { name: db } } }]`,
+      ),
+      nsObject(
+        'VirtualNode',
+        'web',
+        `
 spec:
   listeners:
     - portMapping: { port: 80, protocol: http }
-  serviceDiscovery: { dns: { hostname: web.ns } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualService
-metadata: { name: web, namespace: ns }
-spec: { provider: { virtualNode: { virtualNodeRef: { name: web } } } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualGateway
-metadata: { name: gw, namespace: ns }
+  serviceDiscovery: { dns: { hostname: web.ns } }`,
+      ),
+      virtualServiceYaml('web', { virtualNode: 'web' }),
+      nsObject(
+        'VirtualGateway',
+        'gw',
+        `
 spec:
   namespaceSelector: {}
   listeners:
@@ -119,18 +112,21 @@ spec:
       tls:
         mode: STRICT
         certificate: { file: { certificateChain: /c.pem, privateKey: /k.pem } }
-        validation: { trust: { file: { certificateChain: /ca.pem } } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: GatewayRoute
-metadata: { name: exact, namespace: ns }
+        validation: { trust: { file: { certificateChain: /ca.pem } } }`,
+      ),
+      nsObject(
+        'GatewayRoute',
+        'exact',
+        `
 spec:
   httpRoute:
     match: { path: { exact: /old }, queryParameters: [{ name: v, match: { exact: "2" } }] }
     action:
       target: { virtualService: { virtualServiceRef: { name: web } } }
-      rewrite: { path: { exact: /new }, hostname: { defaultTargetHostname: DISABLED } }
-`);
+      rewrite: { path: { exact: /new }, hostname: { defaultTargetHostname: DISABLED } }`,
+      ),
+    ),
+  );
   assert.deepEqual(state.errors, []);
   checkRoundTrip(compileMesh(state));
 });

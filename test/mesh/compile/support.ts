@@ -29,3 +29,33 @@ export function meshFromYaml(yaml: string): MeshState {
   store.apply(parsed.documents);
   return store.snapshot();
 }
+
+/** Multi-document YAML of `Mesh m` (selecting every namespace) followed by `objects`. */
+export function meshYaml(...objects: string[]): string {
+  return [
+    appMeshObject('Mesh', '{ name: m }', 'spec: { namespaceSelector: {} }'),
+    ...objects.map((o) => o.trim()),
+  ].join('\n---\n');
+}
+
+/** An `appmesh.k8s.aws/v1beta2` object of `kind` in namespace `ns`; `spec` is YAML at the top level. */
+function appMeshObject(kind: string, metadata: string, spec: string): string {
+  return `apiVersion: appmesh.k8s.aws/v1beta2\nkind: ${kind}\nmetadata: ${metadata}\n${spec.trim()}`;
+}
+
+/** A namespaced (`ns`) App Mesh object named `name`. */
+export function nsObject(kind: string, name: string, spec: string): string {
+  return appMeshObject(kind, `{ name: ${name}, namespace: ns }`, spec);
+}
+
+/** `VirtualService ns/<name>` provided by a virtual node or a virtual router (by name, in `ns`). */
+export function virtualServiceYaml(
+  name: string,
+  provider: { virtualNode: string } | { virtualRouter: string },
+): string {
+  const spec =
+    'virtualNode' in provider
+      ? `{ provider: { virtualNode: { virtualNodeRef: { name: ${provider.virtualNode} } } } }`
+      : `{ provider: { virtualRouter: { virtualRouterRef: { name: ${provider.virtualRouter} } } } }`;
+  return nsObject('VirtualService', name, `spec: ${spec}`);
+}

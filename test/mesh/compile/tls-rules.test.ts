@@ -13,7 +13,7 @@ import {
 } from '../../../src/mesh/compile/index.js';
 import type { ClientPolicy, ListenerTLS } from '../../../src/mesh/model/index.js';
 import type { JsonObject } from '../../../src/mesh/xds/index.js';
-import { meshFromYaml } from './support.js';
+import { meshFromYaml, meshYaml, nsObject, virtualServiceYaml } from './support.js';
 
 const sdsTrust = { trust: { sds: { secretName: 'spiffe://td' } } };
 const policy = (tls: Partial<NonNullable<ClientPolicy['tls']>>): ClientPolicy => ({
@@ -121,35 +121,30 @@ test('a client certificate in the policy is offered (mTLS), with its SDS name ve
 });
 
 // Listener side (§a.3 ListenerTLS, §c.3) and the cluster side, through the compiler.
-const yaml = (listenerTls: string, backendPolicy = '') => `
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: Mesh
-metadata: { name: m }
-spec: { namespaceSelector: {} }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: server, namespace: ns }
+const yaml = (listenerTls: string, backendPolicy = '') =>
+  meshYaml(
+    nsObject(
+      'VirtualNode',
+      'server',
+      `
 spec:
   listeners:
     - portMapping: { port: 8080, protocol: http }
 ${listenerTls}
-  serviceDiscovery: { awsCloudMap: { namespaceName: ns.local, serviceName: server } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualService
-metadata: { name: server, namespace: ns }
-spec: { provider: { virtualNode: { virtualNodeRef: { name: server } } } }
----
-apiVersion: appmesh.k8s.aws/v1beta2
-kind: VirtualNode
-metadata: { name: client, namespace: ns }
+  serviceDiscovery: { awsCloudMap: { namespaceName: ns.local, serviceName: server } }`,
+    ),
+    virtualServiceYaml('server', { virtualNode: 'server' }),
+    nsObject(
+      'VirtualNode',
+      'client',
+      `
 spec:
   backends:
     - virtualService:
         virtualServiceRef: { name: server }
-${backendPolicy}
-`;
+${backendPolicy}`,
+    ),
+  );
 
 function ingressChains(listenerTls: string): { listener: JsonObject; chains: JsonObject[] } {
   const state = meshFromYaml(yaml(listenerTls));

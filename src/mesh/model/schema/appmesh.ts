@@ -4,7 +4,7 @@
  * Field names are exactly the CRDs'. Limits and enums are schema keywords; "exactly one of" and
  * cross-field rules are admission rules (`admission.ts`), as App Mesh's webhooks enforce them.
  */
-import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
 import {
   BackendGroupReference,
   BoundedString,
@@ -78,16 +78,21 @@ export type Mesh = Static<typeof Mesh>;
 
 // ───────────────────────────── VirtualNode (§a.2) ─────────────────────────────
 
+/** Health check policy over a listener's protocols: thresholds 2–10, interval 5–300 s, timeout 2–60 s (ms). */
+function healthCheckPolicy<Protocol extends TSchema>(protocol: Protocol) {
+  return StructObject({
+    healthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
+    unhealthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
+    intervalMillis: Type.Integer({ minimum: 5000, maximum: 300000 }),
+    timeoutMillis: Type.Integer({ minimum: 2000, maximum: 60000 }),
+    protocol,
+    path: Type.Optional(Type.String()),
+    port: Type.Optional(PortNumber),
+  });
+}
+
 /** `HealthCheckPolicy`: all of thresholds/interval/timeout/protocol required; `path` only for http/http2. */
-export const HealthCheckPolicy = StructObject({
-  healthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
-  unhealthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
-  intervalMillis: Type.Integer({ minimum: 5000, maximum: 300000 }),
-  timeoutMillis: Type.Integer({ minimum: 2000, maximum: 60000 }),
-  protocol: PortProtocol,
-  path: Type.Optional(Type.String()),
-  port: Type.Optional(PortNumber),
-});
+export const HealthCheckPolicy = healthCheckPolicy(PortProtocol);
 /** A {@link HealthCheckPolicy} value. */
 export type HealthCheckPolicy = Static<typeof HealthCheckPolicy>;
 
@@ -407,15 +412,7 @@ export type VirtualRouter = Static<typeof VirtualRouter>;
 // ───────────────────────────── VirtualGateway (§a.6) ─────────────────────────────
 
 /** `VirtualGatewayHealthCheckPolicy`: as the node's, protocol http|http2|grpc. */
-export const VirtualGatewayHealthCheckPolicy = StructObject({
-  healthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
-  unhealthyThreshold: Type.Integer({ minimum: 2, maximum: 10 }),
-  intervalMillis: Type.Integer({ minimum: 5000, maximum: 300000 }),
-  timeoutMillis: Type.Integer({ minimum: 2000, maximum: 60000 }),
-  protocol: VirtualGatewayPortProtocol,
-  path: Type.Optional(Type.String()),
-  port: Type.Optional(PortNumber),
-});
+export const VirtualGatewayHealthCheckPolicy = healthCheckPolicy(VirtualGatewayPortProtocol);
 
 /** `VirtualGatewayConnectionPool`: exactly one of http/http2/grpc. */
 export const VirtualGatewayConnectionPool = StructObject({

@@ -4,7 +4,7 @@
  * VirtualGateway variants. "Exactly one of" members (certificate acm|file|sds, trust acm|file|sds) are
  * optional in the schema and enforced by admission, as the CRD and webhook split them.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { BoundedString, PortNumber, StringEnum, StructObject } from './common.js';
 
 /** `SubjectAlternativeNames{match{exact[]}}`: only exact matching exists; SANs are FQDNs or URIs (SPIFFE IDs). */
@@ -65,20 +65,27 @@ export const ListenerTLSValidationContextTrust = StructObject({
 /** A {@link ListenerTLSValidationContextTrust} value. */
 export type ListenerTLSValidationContextTrust = Static<typeof ListenerTLSValidationContextTrust>;
 
+/** `validation{trust, subjectAlternativeNames?}` over one of the trust shapes (they differ in ACM only). */
+function validationContext<Trust extends TSchema>(trust: Trust) {
+  return StructObject({ trust, subjectAlternativeNames: Type.Optional(SubjectAlternativeNames) });
+}
+
+/** `{mode, certificate(acm|file|sds), validation?}` of a virtual node or virtual gateway listener. */
+function listenerTls<Validation extends TSchema>(validation: Validation) {
+  return StructObject({
+    mode: ListenerTLSMode,
+    certificate: ListenerTLSCertificate,
+    validation: Type.Optional(validation),
+  });
+}
+
 /** Listener `validation{trust, subjectAlternativeNames?}`: its presence makes the listener require client certificates. */
-export const ListenerTLSValidationContext = StructObject({
-  trust: ListenerTLSValidationContextTrust,
-  subjectAlternativeNames: Type.Optional(SubjectAlternativeNames),
-});
+export const ListenerTLSValidationContext = validationContext(ListenerTLSValidationContextTrust);
 /** A {@link ListenerTLSValidationContext} value. */
 export type ListenerTLSValidationContext = Static<typeof ListenerTLSValidationContext>;
 
 /** `ListenerTLS{mode, certificate, validation?}` of a virtual node listener (§a.3). */
-export const ListenerTLS = StructObject({
-  mode: ListenerTLSMode,
-  certificate: ListenerTLSCertificate,
-  validation: Type.Optional(ListenerTLSValidationContext),
-});
+export const ListenerTLS = listenerTls(ListenerTLSValidationContext);
 /** A {@link ListenerTLS} value. */
 export type ListenerTLS = Static<typeof ListenerTLS>;
 
@@ -92,10 +99,7 @@ export const TLSValidationContextTrust = StructObject({
 export type TLSValidationContextTrust = Static<typeof TLSValidationContextTrust>;
 
 /** Client policy `validation{trust, subjectAlternativeNames?}`; with SPIRE, the SAN list must name the server's SPIFFE IDs. */
-export const TLSValidationContext = StructObject({
-  trust: TLSValidationContextTrust,
-  subjectAlternativeNames: Type.Optional(SubjectAlternativeNames),
-});
+export const TLSValidationContext = validationContext(TLSValidationContextTrust);
 /** A {@link TLSValidationContext} value. */
 export type TLSValidationContext = Static<typeof TLSValidationContext>;
 
@@ -131,24 +135,11 @@ export const BackendDefaults = StructObject({ clientPolicy: Type.Optional(Client
 /** A {@link BackendDefaults} value. */
 export type BackendDefaults = Static<typeof BackendDefaults>;
 
-/** VirtualGateway listener validation trust: `acm` (CRD only), `file`, `sds` — exactly one. */
-export const VirtualGatewayListenerTLSValidationContextTrust = StructObject({
-  acm: Type.Optional(TLSValidationContextACMTrust),
-  file: Type.Optional(TLSValidationContextFileTrust),
-  sds: Type.Optional(TLSValidationContextSDSTrust),
-});
+/** VirtualGateway listener validation trust: `acm` (CRD only), `file`, `sds` — exactly one; the client policy's shape. */
+export const VirtualGatewayListenerTLSValidationContextTrust = TLSValidationContextTrust;
 
-/** `VirtualGatewayListenerTLS{mode, certificate(acm|file|sds), validation?}`. */
-export const VirtualGatewayListenerTLS = StructObject({
-  mode: ListenerTLSMode,
-  certificate: ListenerTLSCertificate,
-  validation: Type.Optional(
-    StructObject({
-      trust: VirtualGatewayListenerTLSValidationContextTrust,
-      subjectAlternativeNames: Type.Optional(SubjectAlternativeNames),
-    }),
-  ),
-});
+/** `VirtualGatewayListenerTLS{mode, certificate(acm|file|sds), validation?}`: validation takes the client policy's trust shape. */
+export const VirtualGatewayListenerTLS = listenerTls(TLSValidationContext);
 /** A {@link VirtualGatewayListenerTLS} value. */
 export type VirtualGatewayListenerTLS = Static<typeof VirtualGatewayListenerTLS>;
 

@@ -1,10 +1,14 @@
 /**
- * Test helpers for the agent: a real CA minting real X509-SVIDs, a populated SvidCache, and the agent
- * socket serving the Workload API and SDS from that cache (no identity server needed).
+ * Test support for the agent: a real CA minting real X509-SVIDs, a populated SvidCache, the agent
+ * socket serving the Workload API and SDS from that cache (no identity server needed), and a Python
+ * Workload API client as a second-language peer.
  */
+import { execFile as execFileCb } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { X509Certificate, KeyObject } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import {
@@ -130,5 +134,48 @@ export async function startTestSocket(
       await endpoints.close();
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+const execFile = promisify(execFileCb);
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+// Debian's python3 has python3-grpcio; a pyenv python3 earlier on PATH may not.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/**
+ * A second-language Workload API client: Debian's python3-grpcio with stubs compiled from our
+ * `proto/spiffe/workload.proto` at test time (python3-grpc-tools), into a temp dir that uid nobody
+ * can read. `run(socketPath, mode)` runs `workload_client.py` (modes: see the script) and parses the
+ * JSON it prints; `asNobody` runs it as uid/gid 65534 (needs root). Call `close()` in `after`.
+ */
+export async function pythonWorkloadClient(): Promise<{
+  run<T>(socketPath: string, mode: string, options?: { asNobody?: boolean }): Promise<T>;
+  close(): Promise<void>;
+}> {
+  const genDir = await mkdtemp(path.join(tmpdir(), 'tm-agent-py-'));
+  try {
+    await chmod(genDir, 0o755);
+    await execFile(PYTHON, [
+      '-m',
+      'grpc_tools.protoc',
+      `-I${path.join(repoRoot, 'proto/spiffe')}`,
+      `--python_out=${genDir}`,
+      `--grpc_python_out=${genDir}`,
+      path.join(repoRoot, 'proto/spiffe/workload.proto'),
+    ]);
+  } catch (err) {
+    await rm(genDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    async run<T>(socketPath: string, mode: string, options: { asNobody?: boolean } = {}): Promise<T> {
+      const { stdout } = await execFile(
+        PYTHON,
+        [path.join(repoRoot, 'test/identity/agent/workload_client.py'), socketPath, genDir, mode],
+        options.asNobody ? { uid: 65534, gid: 65534 } : {},
+      );
+      return JSON.parse(stdout) as T;
+    },
+    close: () => rm(genDir, { recursive: true, force: true }),
   };
 }
