@@ -7,6 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { DownstreamInfo } from './http.js';
+import { isGrpc } from './router.js';
 
 /** See the module docstring. Header names are lowercase; `headers` repeats as arrays. */
 export interface Exchange {
@@ -20,6 +21,8 @@ export interface Exchange {
   /** 'https' over TLS, else 'http' (`:scheme`). */
   readonly scheme: string;
   readonly h2: boolean;
+  /** Content-Type is `application/grpc…` (local replies become trailers-only gRPC responses). */
+  readonly grpc: boolean;
   /** Request headers as a flat name/value list, in order. */
   readonly rawHeaders: string[];
   readonly headers: Record<string, string | string[] | undefined>;
@@ -130,6 +133,7 @@ export class NodeExchange implements Exchange {
   readonly httpVersion: string;
   readonly scheme: string;
   readonly h2: boolean;
+  readonly grpc: boolean;
   readonly info: DownstreamInfo;
   readonly body: Readable | null;
   readonly contentLength: number;
@@ -147,6 +151,7 @@ export class NodeExchange implements Exchange {
     this.path = req.url ?? '/';
     const h = req.headers;
     this.authority = ((this.h2 ? h[':authority'] : undefined) ?? h.host ?? '') as string;
+    this.grpc = isGrpc(h['content-type']);
     const cl = h['content-length'];
     this.contentLength = cl === undefined ? -1 : Number(cl);
     const hasBody = this.h2

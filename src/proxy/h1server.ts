@@ -19,6 +19,7 @@ import { H1ParseError, headEnd, parseRequestHead, type H1Head } from './h1codec.
 import { toObject } from './h1upstream.js';
 import { HOP_BY_HOP, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
+import { isGrpc } from './router.js';
 
 /** Why the codec answered a connection itself (for the HCM's stats). */
 export type LocalErrorKind = 'protocol' | 'timeout' | 'upgrade' | 'connect';
@@ -125,7 +126,13 @@ export class H1ServerConnection {
     this.#buf = end < buf.length ? buf.subarray(end) : undefined;
     const ex = new FastExchange(this, head, this.#info);
     this.#ex = ex;
-    this.#host.dispatch(ex);
+    try {
+      this.#host.dispatch(ex);
+    } catch {
+      // A fault in routing must not take the proxy down: this connection ends, others go on.
+      this.sock.destroy();
+      return false;
+    }
     return true;
   }
 
@@ -202,6 +209,7 @@ class FastExchange implements Exchange {
   readonly httpVersion = '1.1';
   readonly scheme: string;
   readonly h2 = false;
+  readonly grpc: boolean;
   readonly rawHeaders: string[];
   readonly info: DownstreamInfo;
   readonly body = null;
@@ -226,13 +234,14 @@ class FastExchange implements Exchange {
     this.scheme = info.tls ? 'https' : 'http';
     this.#close = head.close;
     let authority = '';
+    let grpc = false;
     const h = head.headers;
-    for (let i = 0; i < h.length; i += 2)
-      if (h[i] === 'host') {
-        authority = h[i + 1]!;
-        break;
-      }
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] === 'host') authority = h[i + 1]!;
+      else if (h[i] === 'content-type') grpc = isGrpc(h[i + 1]);
+    }
     this.authority = authority;
+    this.grpc = grpc;
   }
 
   get headers(): Record<string, string | string[]> {

@@ -248,7 +248,7 @@ export class HttpConnectionManager {
   /** Routes one request and forwards it (or answers locally), counting Envoy's stats. */
   dispatch(ex: Exchange): void {
     this.#stats.rqTotal.value++;
-    const grpc = String(ex.headers['content-type'] ?? '').startsWith('application/grpc');
+    const grpc = ex.grpc;
     const startMs = this.#log ? Date.now() : 0;
     ex.onFinish(() => {
       const c = this.#stats.rq[Math.floor(ex.status / 100) - 1];

@@ -20,6 +20,13 @@ export interface RouteRequest {
   authority: string;
   scheme: string;
   headers: Record<string, string | string[] | undefined>;
+  /** Content-Type starts with `application/grpc` (computed from `headers` when absent). */
+  grpc?: boolean;
+}
+
+/** Content-Type value of a gRPC request (gRPC over HTTP/2 spec: `application/grpc[+proto|;…]`). */
+export function isGrpc(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
 /** A compiled RouteConfiguration. */
@@ -89,8 +96,8 @@ export class RouteTable {
         const p = pm.ignoreCase ? path.toLowerCase() : path;
         if (pm.kind === 'prefix' ? !p.startsWith(pm.value) : p !== pm.value) continue;
       }
-      if (m.grpc && !String(req.headers['content-type'] ?? '').startsWith('application/grpc')) continue;
-      if (!m.headers.every((h) => headerMatches(h, req))) continue;
+      if (m.grpc && !(req.grpc ?? isGrpc(req.headers['content-type']))) continue;
+      if (!headersMatch(m.headers, req)) continue;
       if (m.queryParameters.length) {
         query ??= new URLSearchParams(q < 0 ? '' : req.path.slice(q + 1));
         const ok = m.queryParameters.every((qp) => {
@@ -104,6 +111,12 @@ export class RouteTable {
     }
     return undefined;
   }
+}
+
+/** Every matcher holds (a loop, not `every`: no closure per route and request). */
+function headersMatch(matchers: HeaderMatcherConfig[], req: RouteRequest): boolean {
+  for (let i = 0; i < matchers.length; i++) if (!headerMatches(matchers[i]!, req)) return false;
+  return true;
 }
 
 function trivialCluster(config: RouteConfiguration): string | undefined {
