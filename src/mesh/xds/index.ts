@@ -20,7 +20,7 @@ export type {
   ResourcesByType,
   SnapshotListener,
 } from './snapshot-cache.js';
-export { XdsServer, parseListenAddress, xdsChannels } from './server.js';
+export { XdsServer, maxNodeIdBytes, parseListenAddress, xdsChannels } from './server.js';
 export type { XdsServerOptions, XdsLogger, XdsAckEvent } from './server.js';
 export {
   XdsError,

@@ -4,14 +4,17 @@
  * LDS/CDS/RDS/EDS streams, over `@grpc/grpc-js` on TCP or a unix socket, serving a {@link SnapshotCache}.
  *
  * Protocol (Envoy "xDS REST and gRPC protocol", state of the world):
- * - the first request of a stream carries `node.id`; that node's snapshot is served;
+ * - the first request of a stream carries `node.id` (at most {@link maxNodeIdBytes} bytes); that node's
+ *   snapshot is served; a stream without one ends with INVALID_ARGUMENT naming the field;
  * - each response has a fresh `nonce`; a request whose `response_nonce` is not the last nonce sent for
  *   its type is stale and ignored; a matching request with `error_detail` is a NACK: the rejected
  *   version is logged (and published on `trustmesh:xds:nack`) and not sent again, so the client keeps
  *   its last good config; without `error_detail` it is an ACK (`trustmesh:xds:ack`);
  * - one response per type is in flight at a time, and types go out in the order CDS → EDS → LDS → RDS:
  *   a listener is pushed only once the clusters pushed before it were ACKed or NACKed (warming safety);
- * - LDS and CDS subscriptions with no names are wildcard; EDS and RDS serve the names requested.
+ * - LDS and CDS subscriptions with no names are wildcard; EDS and RDS serve the names requested;
+ * - on shutdown every open stream ends with UNAVAILABLE "server shutting down", as gRPC servers end
+ *   their calls, so clients reconnect elsewhere instead of waiting on a reset stream.
  */
 import { channel } from 'node:diagnostics_channel';
 import * as grpc from '@grpc/grpc-js';
@@ -20,6 +23,13 @@ import { InvalidListenAddressError, XdsServerClosedError } from './errors.js';
 import { envoyProtoIncludeDirs } from './protos.js';
 import { pushOrder, TypeUrl, wildcardTypes, type SnapshotCache } from './snapshot-cache.js';
 import type { AnyMessage } from './codec.js';
+
+/**
+ * Longest `node.id` accepted, in bytes. Envoy sets no limit; App Mesh node ids
+ * (`mesh/<mesh>/virtualGateway/<awsName>`, names of up to a few hundred bytes) fit with room to
+ * spare, while a client can't make every log line of its stream carry a megabyte.
+ */
+export const maxNodeIdBytes = 1024;
 
 /** Structured logger the server writes to (pino-compatible subset). */
 export interface XdsLogger {
@@ -150,12 +160,18 @@ class StreamSession {
     this.#server.streamClosed(this);
   }
 
-  /** Ends the call with UNAVAILABLE (server shutdown). */
-  destroy(): void {
+  /** Ends the call with UNAVAILABLE "server shutting down" (server shutdown). */
+  shutDown(): void {
+    this.#endWithStatus(grpc.status.UNAVAILABLE, 'server shutting down');
+  }
+
+  /**
+   * Ends the call with a gRPC status. grpc-js writes the status trailers only for an 'error' event;
+   * `destroy()` resets the HTTP/2 stream without them, and the client never learns why.
+   */
+  #endWithStatus(code: grpc.status, details: string): void {
     this.close();
-    this.#call.destroy(
-      Object.assign(new Error('xDS server shutting down'), { code: grpc.status.UNAVAILABLE }),
-    );
+    this.#call.emit('error', Object.assign(new Error(details), { code, details }));
   }
 
   #onRequest(req: DiscoveryRequest): void {
@@ -163,13 +179,17 @@ class StreamSession {
     if (this.#nodeId === undefined) {
       const nodeId = req.node?.id;
       if (!nodeId) {
-        this.close();
-        // grpc-js sends the status only for an 'error' event (destroy() resets without trailers).
-        this.#call.emit(
-          'error',
-          Object.assign(new Error('node.id: the first DiscoveryRequest must carry node.id'), {
-            code: grpc.status.INVALID_ARGUMENT,
-          }),
+        this.#endWithStatus(
+          grpc.status.INVALID_ARGUMENT,
+          'node.id: the first DiscoveryRequest must carry node.id',
+        );
+        return;
+      }
+      const bytes = Buffer.byteLength(nodeId);
+      if (bytes > maxNodeIdBytes) {
+        this.#endWithStatus(
+          grpc.status.INVALID_ARGUMENT,
+          `node.id: ${bytes} bytes, longer than the ${maxNodeIdBytes} allowed`,
         );
         return;
       }
@@ -357,13 +377,13 @@ export class XdsServer {
   }
 
   /**
-   * Ends all streams with UNAVAILABLE and shuts the server down, forcibly after `graceMs` (clients keep
+   * Ends all streams with UNAVAILABLE "server shutting down" and shuts the server down, forcibly after `graceMs` (clients keep
    * idle HTTP/2 connections open, which would hold a graceful shutdown forever). Idempotent.
    */
   async close(graceMs = 500): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of [...this.#sessions]) s.destroy();
+    for (const s of [...this.#sessions]) s.shutDown();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();

@@ -32,6 +32,27 @@ type Stream = grpc.ClientDuplexStream<
   { version_info: string; type_url: string; nonce: string; resources: AnyMessage[] }
 >;
 
+/** A grpc-js client of `envoy.service.discovery.v3.AggregatedDiscoveryService` at `target` (insecure). */
+export function adsClient(target: string): grpc.Client & { StreamAggregatedResources(): Stream } {
+  const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [...envoyProtoIncludeDirs],
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    envoy: {
+      service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } };
+    };
+  };
+  const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
+  return new Ctor(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    StreamAggregatedResources(): Stream;
+  };
+}
+
 /** A raw ADS client: sends DiscoveryRequests by hand, queues responses for `next()`. */
 export class RawAdsClient {
   readonly #stream: Stream;
@@ -39,27 +60,15 @@ export class RawAdsClient {
   readonly #queue: ReceivedResponse[] = [];
   readonly #waiters: ((r: ReceivedResponse) => void)[] = [];
   readonly nodeId: string;
+  /** The status the stream ended with (resolves when the server ends it or the client cancels). */
+  readonly status: Promise<grpc.StatusObject>;
 
   constructor(target: string, nodeId: string) {
-    const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-      includeDirs: [...envoyProtoIncludeDirs],
-    });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      envoy: {
-        service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } };
-      };
-    };
-    const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-    this.#client = new Ctor(target, grpc.credentials.createInsecure());
+    const client = adsClient(target);
+    this.#client = client;
     this.nodeId = nodeId;
-    this.#stream = (
-      this.#client as unknown as { StreamAggregatedResources(): Stream }
-    ).StreamAggregatedResources();
+    this.#stream = client.StreamAggregatedResources();
+    this.status = new Promise((resolve) => this.#stream.on('status', resolve));
     this.#stream.on('data', (res: WireResponse) => {
       const decoded: ReceivedResponse = {
         version_info: res.version_info,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TrustDomain } from '../../../spiffe/index.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { parseHcl, type HclObject } from './hcl.js';
 
 /** Default admin socket (SPIRE's path with our name). */
@@ -79,26 +79,41 @@ export interface RunFlags {
   logLevel?: string;
 }
 
-/**
- * Parses a Go-style duration ("24h", "1h30m", "5m", "500ms", "90s") or a number of seconds into
- * seconds (fractional for ms). Throws ConfigError naming `key`.
- */
-export function parseDurationSeconds(key: string, v: unknown): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+/** Seconds of a duration, or what is wrong with it (each caller names the input its own way). */
+function durationSecondsOrProblem(v: unknown): { seconds: number } | { problem: string } {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return { seconds: v };
   if (typeof v !== 'string' || v.trim() === '')
-    throw new ConfigError(key, `expected a duration like "24h", got ${JSON.stringify(v)}`);
+    return { problem: `expected a duration like "24h", got ${JSON.stringify(v)}` };
   const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
   let total = 0;
   let rest = v.trim();
-  if (/^[0-9]+(\.[0-9]+)?$/.test(rest)) return Number(rest);
+  if (/^[0-9]+(\.[0-9]+)?$/.test(rest)) return { seconds: Number(rest) };
   while (rest.length > 0) {
     const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/.exec(rest);
-    if (!m) throw new ConfigError(key, `expected a duration like "24h" or "1h30m", got ${JSON.stringify(v)}`);
+    if (!m) return { problem: `expected a duration like "24h" or "1h30m", got ${JSON.stringify(v)}` };
     total += Number(m[1]) * unit[m[2]!]!;
     rest = rest.slice(m[0].length);
   }
-  if (total <= 0) throw new ConfigError(key, `duration must be positive, got ${JSON.stringify(v)}`);
-  return total;
+  if (total <= 0) return { problem: `duration must be positive, got ${JSON.stringify(v)}` };
+  return { seconds: total };
+}
+
+/**
+ * Parses a Go-style duration given on a command line or in a request (`"24h"`, `"1h30m"`, `"5m"`,
+ * `"500ms"`, `"90s"`) or a number of seconds into seconds (> 0, fractional for ms).
+ * @throws InvalidArgumentError naming `field`, e.g. the flag `-ttl`.
+ */
+export function parseDurationSeconds(field: string, v: unknown): number {
+  const r = durationSecondsOrProblem(v);
+  if ('problem' in r) throw new InvalidArgumentError(field, r.problem);
+  return r.seconds;
+}
+
+/** {@link parseDurationSeconds} for a config file key. @throws ConfigError naming `key`. */
+function configDurationSeconds(key: string, v: unknown): number {
+  const r = durationSecondsOrProblem(v);
+  if ('problem' in r) throw new ConfigError(key, r.problem);
+  return r.seconds;
 }
 
 function asObject(key: string, v: unknown): HclObject {
@@ -184,7 +199,7 @@ export function resolveServerConfig(file: HclObject, flags: RunFlags, cwd = proc
     );
   }
   const dur = (key: string, dflt: number): number =>
-    server[key] === undefined ? dflt : parseDurationSeconds(`server.${key}`, server[key]);
+    server[key] === undefined ? dflt : configDurationSeconds(`server.${key}`, server[key]);
   const defaultX509SvidTtlSeconds = dur('default_x509_svid_ttl', 3600);
   const caKeyType = asString('server.ca_key_type', server['ca_key_type']) ?? 'ec-p256';
   if (caKeyType !== 'ec-p256') {
@@ -376,7 +391,7 @@ function resolveFederation(cfg: ServerConfig, fed: HclObject, abs: (p: string) =
       refreshHintSeconds:
         o['refresh_hint'] === undefined
           ? 300
-          : parseDurationSeconds('server.federation.bundle_endpoint.refresh_hint', o['refresh_hint']),
+          : configDurationSeconds('server.federation.bundle_endpoint.refresh_hint', o['refresh_hint']),
       profile: profileName,
       certFilePath: certFile ? abs(certFile) : undefined,
       keyFilePath: keyFile ? abs(keyFile) : undefined,
