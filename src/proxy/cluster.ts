@@ -18,6 +18,9 @@ import { TlsContextProvider, type SecretStore } from './secrets.js';
 import { peerChain } from './verify.js';
 import { H1Pool } from './h1upstream.js';
 
+/** How soon a health check waiting for the cluster's TLS secrets looks again (ms). */
+const HC_SECRETS_RETRY_MS = 250;
+
 /** One upstream endpoint of a cluster, with its health flags and pools. */
 export class Host {
   readonly address: string;
@@ -423,6 +426,12 @@ export class Cluster {
     host.failedActiveHc = true;
     const run = async (): Promise<void> => {
       if (this.#closed || !this.hosts.includes(host)) return;
+      // Envoy keeps a cluster warming until its SDS secrets arrive; checking before that would
+      // fail and hold every host failed for a whole interval.
+      if (this.tls && !this.tls.current()) {
+        this.#timer(HC_SECRETS_RETRY_MS, () => void run());
+        return;
+      }
       this.stats.hcAttempt.value++;
       let ok: boolean;
       try {
