@@ -96,7 +96,8 @@ export type SpiffeIdRule =
   | 'trailing-slash'
   | 'dot-segment'
   | 'path-char'
-  | 'not-member';
+  | 'not-member'
+  | 'too-long';
 
 /** A SPIFFE ID or trust domain string that breaks a rule of SPIFFE-ID §2. Code `TM_ERR_SPIFFEID_*`. */
 export class SpiffeIdError extends SpiffeError {

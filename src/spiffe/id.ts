@@ -10,6 +10,13 @@ const schemePrefix = 'spiffe://';
 export const maxTrustDomainLength = 255;
 /** Longest DNS label accepted in a trust domain name (Go's x509 URI host checks). */
 export const maxTrustDomainLabelLength = 63;
+/**
+ * SPIFFE-ID §2 length rule, in bytes: implementations must accept IDs of at least this length and
+ * should not generate longer ones. So {@link SpiffeId.parse} accepts any length (as go-spiffe does:
+ * an ID from elsewhere must not fail here when it works there), while the builders
+ * ({@link SpiffeId.fromPath}, {@link SpiffeId.fromSegments}) and SVID minting refuse to go past it.
+ */
+export const maxSpiffeIdLength = 2048;
 
 const reasons = {
   empty: 'cannot be empty',
@@ -26,6 +33,7 @@ const reasons = {
   'trailing-slash': 'path cannot have a trailing slash',
   'dot-segment': 'path cannot contain dot segments',
   'path-char': 'path segment characters are limited to letters, numbers, dots, dashes, and underscores',
+  'too-long': `SPIFFE IDs longer than ${maxSpiffeIdLength} bytes are not generated (SPIFFE-ID §2)`,
 } as const;
 
 type Rule = keyof typeof reasons;
@@ -139,6 +147,17 @@ export class TrustDomain {
 }
 
 /**
+ * Returns `id` if it may be put into a new SVID or registration: at most {@link maxSpiffeIdLength}
+ * bytes (SPIFFE-ID §2: SHOULD NOT generate longer IDs; they stay valid to parse).
+ * @throws SpiffeIdError `too-long`.
+ */
+export function assertGeneratableSpiffeId(id: SpiffeId): SpiffeId {
+  // SPIFFE IDs are ASCII by construction, so string length is the byte length.
+  if (id.toString().length > maxSpiffeIdLength) fail('too-long', id.toString());
+  return id;
+}
+
+/**
  * A SPIFFE ID (SPIFFE-ID §2): `spiffe://<trust domain><path>`. Immutable and valid by construction;
  * equality is string equality of the canonical form, so `toString()` works as a Map key.
  */
@@ -161,6 +180,7 @@ export class SpiffeId {
    * Parses a SPIFFE ID with go-spiffe `FromString`'s rules (literal lowercase `spiffe://`, trust domain
    * `[a-z0-9._-]`, path segments `[a-zA-Z0-9._-]`, no empty/dot segments, no trailing slash) plus the
    * trust-domain certificate-safety rules (no empty label, no trailing dot, label ≤ 63, name ≤ 255 bytes).
+   * Any total length is accepted (see {@link maxSpiffeIdLength}).
    * @throws SpiffeIdError naming the first rule the input breaks.
    */
   static parse(s: string): SpiffeId {
@@ -178,16 +198,16 @@ export class SpiffeId {
 
   /**
    * Builds an ID from a trust domain and a path (`''` or `/a/b`), validating the path as {@link parse} does.
-   * @throws SpiffeIdError for a bad path.
+   * @throws SpiffeIdError for a bad path, or `too-long` past {@link maxSpiffeIdLength} bytes.
    */
   static fromPath(td: TrustDomain, path: string): SpiffeId {
     validatePath(path, td.idString() + path);
-    return new SpiffeId(construct, td, path);
+    return assertGeneratableSpiffeId(new SpiffeId(construct, td, path));
   }
 
   /**
    * Builds an ID from path segments (each without `/`), e.g. `fromSegments(td, 'ns', 'default')`.
-   * @throws SpiffeIdError for an empty, dot, or badly-charactered segment.
+   * @throws SpiffeIdError for an empty, dot, or badly-charactered segment, or `too-long`.
    */
   static fromSegments(td: TrustDomain, ...segments: string[]): SpiffeId {
     const path = segments.map((seg) => `/${seg}`).join('');

@@ -13,7 +13,14 @@ export {
   CsrError,
   type SpiffeIdRule,
 } from './errors.js';
-export { TrustDomain, SpiffeId, maxTrustDomainLength, maxTrustDomainLabelLength } from './id.js';
+export {
+  TrustDomain,
+  SpiffeId,
+  assertGeneratableSpiffeId,
+  maxSpiffeIdLength,
+  maxTrustDomainLength,
+  maxTrustDomainLabelLength,
+} from './id.js';
 export { generateKeyPair, parsePrivateKey, spkiDer, type KeyPair } from './keys.js';
 export { createCsr, parseCsr, parseCsrSync, type ParsedCsr } from './csr.js';
 export { parseCertificates, certificatesToPem, certificatesToDer } from './pem.js';

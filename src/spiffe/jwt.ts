@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { JwtBundleSource } from './bundle.js';
 import { JwtSvidError, SpiffeError } from './errors.js';
-import { SpiffeId } from './id.js';
+import { SpiffeId, assertGeneratableSpiffeId } from './id.js';
 import { signatureAlgorithmFor } from './keys.js';
 
 /** The JWS `alg` values JWT-SVID §3 permits; anything else (`none`, HS*, EdDSA…) is rejected. */
@@ -50,12 +50,13 @@ export interface MintJwtSvidOptions {
  * Mints a JWT-SVID as SPIRE does: JWS compact, header exactly `{alg, kid, typ: "JWT"}`, claims `sub`,
  * `aud` (array), `iat`, `exp` (unix seconds) plus `extraClaims`.
  * @throws JwtSvidError: `invalid-subject`, `audience-required`, `missing-kid`, `invalid-ttl`,
- *   `unsupported-key`, `mint-failed`.
+ *   `unsupported-key`, `mint-failed`; SpiffeIdError `too-long` for an ID past 2048 bytes.
  */
 export async function mintJwtSvid(o: MintJwtSvidOptions): Promise<string> {
   if (!(o.spiffeId instanceof SpiffeId) || o.spiffeId.isTrustDomainId()) {
     fail('invalid-subject', `sub must be a workload SPIFFE ID with a path, got ${String(o.spiffeId)}`);
   }
+  assertGeneratableSpiffeId(o.spiffeId);
   if (
     !Array.isArray(o.audience) ||
     o.audience.length === 0 ||

@@ -14,7 +14,7 @@ import {
 import { certFields, subjectPublicKeyBits, keyUsage, type CertFields } from './certfields.js';
 import * as der from './der.js';
 import { SpiffeError, X509SvidError } from './errors.js';
-import type { SpiffeId, TrustDomain } from './id.js';
+import { assertGeneratableSpiffeId, type SpiffeId, type TrustDomain } from './id.js';
 import { signatureAlgorithmFor, spkiDer, type SignatureAlgorithm } from './keys.js';
 import { toCryptoPrivateKey, toCryptoPublicKey, x509 } from './peculiar.js';
 
@@ -218,10 +218,11 @@ export interface MintX509SvidOptions {
  * (OpenSSL 3 key decoding), so issuers that only send DER (agent API, Workload API) should use this.
  * @throws X509SvidError: `leaf-root-id`, `invalid-ttl`, `invalid-dns-name`, `issuer-not-ca`,
  *   `issuer-key-mismatch`, `issuer-expired`, `invalid-key` (SPKI bytes malformed); CertificateError for
- *   unsupported or unexportable keys.
+ *   unsupported or unexportable keys; SpiffeIdError `too-long` for an ID past 2048 bytes.
  */
 export function mintX509SvidDer(o: MintX509SvidOptions): Buffer {
   const now = o.now ?? new Date();
+  assertGeneratableSpiffeId(o.spiffeId);
   if (o.spiffeId.isTrustDomainId()) {
     fail(
       'leaf-root-id',

@@ -5,6 +5,8 @@ import {
   SpiffeId,
   SpiffeIdError,
   TrustDomain,
+  assertGeneratableSpiffeId,
+  maxSpiffeIdLength,
   type SpiffeIdRule,
 } from '../../src/spiffe/index.js';
 
@@ -166,5 +168,43 @@ describe('SpiffeId builders', () => {
     assert.ok(!id.memberOf(TrustDomain.parse('other.org')));
     assert.ok(!id.equals(SpiffeId.parse('spiffe://example.org/a')));
     assert.equal(JSON.stringify({ id }), '{"id":"spiffe://example.org/A"}');
+  });
+});
+
+// SPIFFE-ID §2 (reference §a.1 "Total length"): implementations MUST accept IDs of at least 2048
+// bytes and SHOULD NOT generate longer ones; go-spiffe parses any length.
+describe('SPIFFE ID length', () => {
+  const td = TrustDomain.parse('example.org');
+  /** An ID of exactly `bytes` bytes in example.org. */
+  const idOf = (bytes: number) =>
+    `spiffe://example.org/${'a'.repeat(bytes - 'spiffe://example.org/'.length)}`;
+
+  it('parse accepts 2048 bytes and, like go-spiffe, longer IDs from elsewhere', () => {
+    assert.equal(maxSpiffeIdLength, 2048);
+    for (const n of [2048, 2049, 8192]) assert.equal(SpiffeId.parse(idOf(n)).toString().length, n);
+  });
+
+  it('builders generate up to 2048 bytes and refuse 2049 (too-long)', () => {
+    const path = (n: number) => idOf(n).slice(td.idString().length);
+    assert.equal(SpiffeId.fromPath(td, path(2048)).toString(), idOf(2048));
+    assert.equal(SpiffeId.fromSegments(td, path(2048).slice(1)).toString(), idOf(2048));
+    assert.throws(() => SpiffeId.fromPath(td, path(2049)), {
+      rule: 'too-long',
+      code: 'TM_ERR_SPIFFEID_TOO_LONG',
+    });
+    assert.throws(() => SpiffeId.fromSegments(td, 'x', path(2049 - 2).slice(1)), { rule: 'too-long' });
+  });
+
+  it('assertGeneratableSpiffeId: the gate SVID minting and registration use', () => {
+    const ok = SpiffeId.parse(idOf(2048));
+    assert.equal(assertGeneratableSpiffeId(ok), ok);
+    assert.throws(
+      () => assertGeneratableSpiffeId(SpiffeId.parse(idOf(2049))),
+      (err: unknown) =>
+        err instanceof SpiffeIdError &&
+        err.rule === 'too-long' &&
+        err.message.length < 400 &&
+        /2048 bytes/.test(err.message),
+    );
   });
 });

@@ -52,6 +52,10 @@ describe('mintJwtSvid', () => {
   ] as const) {
     it(`rejects ${what} (${rule})`, () => assertRule(mint(o as never), rule));
   }
+  it('rejects a sub longer than 2048 bytes (SPIFFE-ID §2: not generated)', async () => {
+    const long = SpiffeId.parse(`spiffe://example.org/${'a'.repeat(2028)}`);
+    await assert.rejects(mint({ spiffeId: long }), { name: 'SpiffeIdError', rule: 'too-long' });
+  });
 });
 
 describe('validateJwtSvid', () => {

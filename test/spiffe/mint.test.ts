@@ -8,6 +8,7 @@ import {
   mintX509SvidDer,
   parseCertificates,
   SpiffeId,
+  SpiffeIdError,
   TrustDomain,
   X509SvidError,
 } from '../../src/spiffe/index.js';
@@ -162,6 +163,17 @@ describe('mintX509Svid: validity and inputs', () => {
       'issuer-expired',
     ],
     [
+      'a SPIFFE ID longer than 2048 bytes (SPIFFE-ID §2: not generated)',
+      () =>
+        mintX509Svid({
+          ...base(),
+          spiffeId: SpiffeId.parse(`spiffe://example.org/${'a'.repeat(2028)}`),
+          ttlSeconds: 60,
+          now,
+        }),
+      'too-long',
+    ],
+    [
       'a key that is not the CA key',
       () => mintX509Svid({ ...base(), caKey: generateKeyPair().privateKey, ttlSeconds: 60, now }),
       'issuer-key-mismatch',
@@ -169,7 +181,8 @@ describe('mintX509Svid: validity and inputs', () => {
   ];
   for (const [what, fn, rule] of rejects) {
     it(`rejects ${what} (${rule})`, () => {
-      assert.throws(fn, (err: unknown) => err instanceof X509SvidError && err.rule === rule);
+      const family = rule === 'too-long' ? SpiffeIdError : X509SvidError;
+      assert.throws(fn, (err: unknown) => err instanceof family && err.rule === rule);
     });
   }
   it('rejects a non-CA signer (issuer-not-ca)', () => {

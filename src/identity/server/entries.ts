@@ -3,7 +3,7 @@
  * `api/entry/v1` + `api.ProtoToEntry`), the wire/JSON shape, and an in-memory index that answers
  * "which entries may this agent get" (recursively through node aliases) without touching the store.
  */
-import { SpiffeId, TrustDomain } from '../../spiffe/index.js';
+import { SpiffeId, TrustDomain, assertGeneratableSpiffeId } from '../../spiffe/index.js';
 import type { EntryMessage } from '../api/index.js';
 import { InvalidArgumentError } from './errors.js';
 import type { EntryFields, RegistrationEntry, Selector } from './datastore/types.js';
@@ -56,11 +56,16 @@ export function parseSpiffeIdArg(field: string, raw: unknown): SpiffeId {
 }
 
 /**
- * Parses field `field` as a SPIFFE ID of trust domain `td` with a non-empty path, as registration
- * entries and minted SVIDs need. Throws {@link InvalidArgumentError} naming the field.
+ * Parses field `field` as a SPIFFE ID of trust domain `td` with a non-empty path and at most 2048
+ * bytes (the server generates SVIDs for it), as registration entries and minted SVIDs need. Throws {@link InvalidArgumentError} naming the field.
  */
 export function parseIdInTd(field: string, raw: unknown, td: TrustDomain): SpiffeId {
   const id = parseSpiffeIdArg(field, raw);
+  try {
+    assertGeneratableSpiffeId(id);
+  } catch (err) {
+    throw new InvalidArgumentError(field, (err as Error).message, { cause: err });
+  }
   if (!id.memberOf(td))
     throw new InvalidArgumentError(field, `${id.toString()} is not a member of trust domain ${td.name}`);
   if (id.path === '') throw new InvalidArgumentError(field, `${id.toString()} must have a non-empty path`);

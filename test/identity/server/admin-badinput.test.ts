@@ -1,6 +1,6 @@
 /**
- * Bad input on the admin API: wrongly typed JSON fields get InvalidArgument naming the field (not
- * INTERNAL), the daemon stays up, and stored entries survive.
+ * Bad input on the admin API: wrongly typed JSON fields and over-long SPIFFE IDs get InvalidArgument
+ * naming the field (not INTERNAL), the daemon stays up, and stored entries survive.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,6 +43,20 @@ test('admin API rejects wrongly typed fields with InvalidArgument naming the fie
       assert.equal(r.results[0]?.status.code, INVALID_ARGUMENT, JSON.stringify(r));
       assert.match(r.results[0]!.status.message, new RegExp(`^${field}: must be a list`));
     }
+
+    // SPIFFE-ID §2: the server generates SVIDs for entries, and does not generate IDs over 2048 bytes.
+    const long = await adminCall<Results>(s.socketPath, 'entry.create', {
+      entries: [
+        {
+          spiffe_id: `spiffe://example.org/${'a'.repeat(2028)}`,
+          parent_id: 'spiffe://example.org/agent',
+          selectors: [{ type: 'unix', value: 'uid:1' }],
+        },
+      ],
+    });
+    assert.equal(long.results[0]?.status.code, INVALID_ARGUMENT, JSON.stringify(long));
+    assert.match(long.results[0]!.status.message, /^spiffe_id: .*longer than 2048 bytes/);
+    assert.ok(long.results[0]!.status.message.length < 400, 'the message quotes the ID truncated');
 
     const del = await adminCall<Results>(s.socketPath, 'entry.delete', { ids: [{}] });
     assert.equal(del.results[0]?.status.code, INVALID_ARGUMENT, JSON.stringify(del));
