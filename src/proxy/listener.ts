@@ -330,7 +330,7 @@ export class ActiveListener {
     // server_names: an exact name beats a wildcard, a longer wildcard a shorter one.
     const sni = hello?.serverName ?? '';
     const score = (c: ActiveFilterChain): number => serverNameScore(c.config.match.serverNames, sni);
-    const best = Math.max(-1, ...cands.map(score));
+    const best = this.#needsHello ? Math.max(-1, ...cands.map(score)) : -1;
     narrow(
       (c) => c.config.match.serverNames.length > 0,
       (c) => best >= 0 && score(c) === best,
