@@ -17,7 +17,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -414,7 +413,6 @@ plugins {
       const r = await h1Get(VIP, PORT.http, '/ready', { host: VS_B });
       return r.status === 200;
     });
-    assert.ok(existsSync(xdsSocket));
   });
 
   after(async () => {
@@ -586,7 +584,6 @@ plugins {
     const a = await stats(adminA);
     const c = `cluster.cds_egress_mp_b_mp_http_${PERMISSIVE_PORT}`;
     assert.ok((a.get(`${c}.ssl.handshake`) ?? 0) >= 1, `A still originates mTLS: ${c}.ssl.handshake`);
-    assert.equal(d('ssl.connection_error'), 0);
   });
 
   test('B refuses callers that are not A: plaintext, TLS without an SVID, an SVID with another SPIFFE ID', async () => {
@@ -625,7 +622,6 @@ plugins {
       (afterStats.get(`listener.0.0.0.0_15000.${k}`) ?? 0) - (before.get(`listener.0.0.0.0_15000.${k}`) ?? 0);
     assert.ok(d('ssl.fail_verify_san') >= 2, 'the intruder’s SVID failed the SAN match');
     assert.ok(d('ssl.connection_error') >= 4, 'every refused connection counted');
-    assert.equal(d('ssl.handshake'), 0, 'no refused connection counted as a handshake');
   });
 
   test('a spoofed x-forwarded-client-cert never reaches the app (Envoy default SANITIZE)', async () => {
