@@ -41,10 +41,10 @@ function sample(v: Variant, load: Load, seconds: number): Sample {
 }
 
 /**
- * Optionally warms every variant with one short run of `load`, then runs `reps` rounds of every variant in turn
- * and prints the medians: rps (ratio to the peer), p50/p90/p99 or mean latency (ratio to the
- * baseline), added p50/p99 over the baseline, CPU µs per request for both hops (ratio to the peer),
- * and the 2xx / error counts summed over the repetitions.
+ * Optionally warms every variant with one short run of `load`, then runs `reps` rounds of every
+ * variant in turn and prints the medians: rps (ratio to the peer), p50/p90/p99 or mean latency
+ * (ratio to the baseline), added p50/p99 (or mean) over the baseline, CPU µs per request for both
+ * hops (ratio to the peer), and the 2xx / error counts summed over the repetitions.
  */
 export function measurePoint(variants: readonly Variant[], o: PointOptions): void {
   if (o.warm) for (const v of variants) o.load.run(v.port, 1);

@@ -5,8 +5,9 @@
  *    workload, the connection is made with that effective uid (the process runs as root), so the
  *    kernel's SO_PEERCRED names a distinct caller per workload and the agent attests each one as a
  *    different workload; the effective uid is restored right after the connect() system call.
- *  - `fetch`: every workload fetches in a closed loop for `seconds`: open FetchX509SVID, wait for the
- *    first answer, cancel (what go-spiffe's one-shot FetchX509SVID does); answers the latencies.
+ *  - `fetch`: every workload fetches in a closed loop (at least `seconds` and `minPerWorkload`
+ *    fetches): open FetchX509SVID, wait for the first answer, cancel (what go-spiffe's one-shot
+ *    FetchX509SVID does); answers the latencies and the elapsed time.
  *  - `watch`: every workload keeps one FetchX509SVID stream open and reports a digest of its
  *    default SVID on every message.
  */
@@ -21,13 +22,13 @@ import { workloadApiService } from '../../src/identity/agent/index.js';
 /** Messages from the parent. */
 export type WorkloadCommand =
   | { cmd: 'connect'; socketPath: string; uids: Array<number | undefined> }
-  | { cmd: 'fetch'; seconds: number; once?: boolean }
+  | { cmd: 'fetch'; seconds: number; minPerWorkload: number }
   | { cmd: 'watch' };
 
 /** Messages to the parent. */
 export type WorkloadReport =
   | { connected: number }
-  | { fetched: { latenciesMs: number[]; errors: number; firstError?: string } }
+  | { fetched: { latenciesMs: number[]; elapsedMs: number; errors: number; firstError?: string } }
   | { update: { workload: number; digest: string } }
   | { watchError: string };
 
@@ -79,26 +80,31 @@ async function fetchOnce(c: WorkloadClient): Promise<number> {
   }
 }
 
-/** Fetches in a closed loop per workload for `seconds` (`once`: exactly one fetch per workload). */
-async function fetchLoop(seconds: number, once: boolean): Promise<void> {
-  const end = performance.now() + seconds * 1000;
+/**
+ * Every workload fetches in a closed loop until `seconds` have passed and it has made at least
+ * `minPerWorkload` fetches (`seconds` 0: exactly that many).
+ */
+async function fetchLoop(seconds: number, minPerWorkload: number): Promise<void> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   await Promise.all(
     clients.map(async (c) => {
-      do {
+      for (let n = 0; n < minPerWorkload || performance.now() < end; n++) {
         try {
           latenciesMs.push(await fetchOnce(c));
         } catch (err) {
           errors++;
           firstError ??= (err as Error).message;
         }
-      } while (!once && performance.now() < end);
+      }
     }),
   );
+  const elapsedMs = performance.now() - t0;
   latenciesMs.sort((a, b) => a - b);
-  send({ fetched: { latenciesMs, errors, firstError } });
+  send({ fetched: { latenciesMs, elapsedMs, errors, firstError } });
 }
 
 function watch(): void {
@@ -128,7 +134,7 @@ process.on('message', (m: WorkloadCommand) => {
         ) as WorkloadClient,
     );
     send({ connected: clients.length });
-  } else if (m.cmd === 'fetch') void fetchLoop(m.seconds, m.once ?? false);
+  } else if (m.cmd === 'fetch') void fetchLoop(m.seconds, m.minPerWorkload);
   else if (m.cmd === 'watch') watch();
 });
 process.on('disconnect', () => {
