@@ -159,6 +159,8 @@ class H1Connection {
   #closed = false;
   /** Keep-alive hint of the last response (ms), 0 when none. */
   #hintMs = 0;
+  /** The socket timeout currently armed (ms), 0 when none. */
+  #timeoutMs = 0;
 
   constructor(sock: UpstreamSocket, pool: H1Pool) {
     this.#sock = sock;
@@ -166,18 +168,23 @@ class H1Connection {
     sock.on('data', (d: Buffer) => this.#onData(d));
     sock.on('close', () => this.#onClose());
     sock.on('end', () => sock.destroy());
-    sock.on('timeout', () => sock.destroy());
+    sock.on('timeout', () => {
+      if (!this.#a) this.destroy();
+    });
   }
 
-  /** Waits for the next request; closed after `ms` idle (or the server's keep-alive hint). */
+  /** Waits for the next request. The socket's timeout stays armed (activity re-arms it, which is
+   * cheaper than arming it per request) and only closes the connection while idle; it is shortened
+   * to a second before the server's `Keep-Alive: timeout` hint so a request never races that close. */
   idle(ms: number): void {
-    // Close a second before the server would, so a request never races its idle close.
-    const hinted = this.#hintMs > 0 ? Math.max(this.#hintMs - 1000, 1) : ms;
-    this.#sock.setTimeout(Math.min(ms, hinted));
+    const want = this.#hintMs > 0 ? Math.min(ms, Math.max(this.#hintMs - 1000, 1)) : ms;
+    if (want !== this.#timeoutMs) {
+      this.#timeoutMs = want;
+      this.#sock.setTimeout(want);
+    }
   }
 
   run(a: Attempt): void {
-    this.#sock.setTimeout(0);
     this.#a = a;
     a.conn = this;
     this.#head = undefined;

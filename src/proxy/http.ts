@@ -1,7 +1,9 @@
 /**
- * The http_connection_manager network filter and its router: HTTP/1.1 (node:http's strict llhttp
- * parser: smuggling shapes → 400, headers over the limit → 431, slow headers → 408), HTTP/2 and
- * h2c (node:http2), gRPC (trailers pass through; local errors become `grpc-status`).
+ * The http_connection_manager network filter and its router: HTTP/1.1 (the lean codec of
+ * h1server.ts for bodiless keep-alive requests, node:http's strict llhttp parser for the rest:
+ * smuggling shapes → 400, headers over the limit → 431, slow headers → 408), HTTP/2 and h2c
+ * (node:http2), gRPC (trailers pass through; local errors become `grpc-status`). Upstream HTTP/1.1
+ * goes through the cluster's keep-alive pool (h1upstream.ts), HTTP/2 through node:http2.
  *
  * Router semantics follow Envoy: 404 with no body when no route matches (`NR`), 503 "no healthy
  * upstream" (`UH`), 503 on overflow (`UO`) or connect failure/reset (`UF`/`UR`), 504 "upstream
