@@ -24,10 +24,9 @@
  * telemetry { Prometheus { host = "127.0.0.1" port = 9988 } }
  * ```
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { TrustDomain } from '../../spiffe/index.js';
+import { ConfigFileError, readConfigDocument } from '../config/index.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_SDS_OPTIONS, type SdsOptions } from './sds.js';
 
@@ -98,26 +97,18 @@ function bool(key: string, v: unknown): boolean | undefined {
 }
 
 /**
- * Reads a config file: `.yaml`/`.yml`/`.json` as YAML, anything else as SPIRE-style HCL (parsed by
- * the identity server's HCL-subset parser, loaded only then, so both daemons read one dialect without
- * the agent loading the server for YAML configs). Throws {@link AgentConfigError}.
+ * Reads a config file: `.yaml`/`.yml`/`.json` as YAML, anything else as SPIRE-style HCL (the reader
+ * the identity server uses too, from `identity/config`). Throws {@link AgentConfigError}.
  */
 export async function readAgentConfigFile(file: string): Promise<Obj> {
-  let text: string;
+  let doc: unknown;
   try {
-    text = readFileSync(file, 'utf8');
+    doc = readConfigDocument(file);
   } catch (err) {
-    throw new AgentConfigError('-config', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof ConfigFileError)) throw err;
+    throw new AgentConfigError('-config', err.reason, { cause: err });
   }
-  try {
-    const ext = path.extname(file).toLowerCase();
-    if (['.yaml', '.yml', '.json'].includes(ext)) return obj('(file)', parseYaml(text));
-    const { parseHcl } = await import('../server/index.js');
-    return obj('(file)', parseHcl(text));
-  } catch (err) {
-    if (err instanceof AgentConfigError) throw err;
-    throw new AgentConfigError('-config', `${file}: ${(err as Error).message}`, { cause: err });
-  }
+  return obj('(file)', doc);
 }
 
 /** Parses a Go-style duration (`5s`, `500ms`, `1m`) or a number of seconds into ms. */

@@ -15,10 +15,8 @@ export {
 export {
   DEFAULT_SOCKET_PATH,
   parseDurationSeconds,
-  parseHcl,
   readConfigFile,
   resolveServerConfig,
-  HclSyntaxError,
   type RunFlags,
   type ServerConfig,
 } from './config/index.js';

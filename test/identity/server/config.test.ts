@@ -1,9 +1,8 @@
-/** Config: the HCL subset parser and SPIRE-named keys, defaults, run-flag overrides. */
+/** Server config: SPIRE's server.conf in the HCL subset, SPIRE-named keys, defaults, run-flag overrides. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseHcl } from '../../../src/identity/config/index.js';
 import {
-  HclSyntaxError,
-  parseHcl,
   resolveServerConfig,
   parseDurationSeconds,
   ConfigError,
@@ -54,7 +53,7 @@ health_checks {
 }
 `;
 
-describe('parseHcl', () => {
+describe('server.conf', () => {
   test("parses SPIRE's sample server.conf", () => {
     const doc = parseHcl(spireServerConf) as Record<string, Record<string, Record<string, unknown>>>;
     assert.equal(doc['server']!['trust_domain'], 'example.org');
@@ -66,27 +65,6 @@ describe('parseHcl', () => {
     assert.deepEqual(doc['plugins']!['NodeAttestor'], { join_token: { plugin_data: {} } });
     assert.equal(doc['health_checks']!['listener_enabled'], true);
   });
-  test('object values with quoted keys, numbers, escapes', () => {
-    assert.deepEqual(parseHcl('a = { "c-1" = { l = ["x:y", "z"] }, n = 3 }\ns = "q\\"t"'), {
-      a: { 'c-1': { l: ['x:y', 'z'] }, n: 3 },
-      s: 'q"t',
-    });
-  });
-  const bad: [string, string, number][] = [
-    ['missing value', 'a = \n}', 2],
-    ['unterminated string', 'a = "x', 1],
-    ['interpolation', 'a = "${x}"', 1],
-    ['duplicate key', 'a = 1\na = 2', 2],
-    ['stray brace', 'server {\n a = 1\n', 3],
-  ];
-  for (const [name, src, line] of bad) {
-    test(`rejects ${name} with its line`, () => {
-      assert.throws(
-        () => parseHcl(src),
-        (e: HclSyntaxError) => e instanceof HclSyntaxError && e.line === line,
-      );
-    });
-  }
 });
 
 describe('resolveServerConfig', () => {

@@ -3,12 +3,10 @@
  * (`.conf`/`.hcl`, the subset in ./hcl.ts) or YAML/JSON (`.yaml`/`.yml`/`.json`, same structure), then
  * overridden by `server run` flags. Defaults are filled here and only here (spiffe.md §g.5).
  */
-import { readFileSync } from 'node:fs';
-import { extname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isAbsolute, resolve } from 'node:path';
 import { TrustDomain } from '../../../spiffe/index.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
-import { parseHcl, type HclObject } from './hcl.js';
+import { ConfigFileError, readConfigDocument, type HclObject } from '../../config/index.js';
 
 /** Default admin socket (SPIRE's path with our name). */
 export const DEFAULT_SOCKET_PATH = '/tmp/trustmesh-server/private/api.sock';
@@ -150,20 +148,14 @@ function asStringList(key: string, v: unknown): string[] {
  * Throws ConfigError when the file is unreadable or malformed.
  */
 export function readConfigFile(path: string): HclObject {
-  let text: string;
+  let doc: unknown;
   try {
-    text = readFileSync(path, 'utf8');
+    doc = readConfigDocument(path);
   } catch (err) {
-    throw new ConfigError('-config', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    if (!(err instanceof ConfigFileError)) throw err;
+    throw new ConfigError('-config', err.reason, { cause: err });
   }
-  try {
-    const ext = extname(path).toLowerCase();
-    const doc: unknown = ['.yaml', '.yml', '.json'].includes(ext) ? parseYaml(text) : parseHcl(text);
-    return asObject('(file)', doc);
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError('-config', `${path}: ${(err as Error).message}`, { cause: err });
-  }
+  return asObject('(file)', doc);
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;

@@ -8,4 +8,3 @@ export {
   type RunFlags,
   type ServerConfig,
 } from './config.js';
-export { HclSyntaxError, parseHcl, type HclObject, type HclValue } from './hcl.js';

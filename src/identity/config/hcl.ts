@@ -1,5 +1,6 @@
 /**
- * A small parser for the HCL subset SPIRE's `server.conf` uses, so such files load unchanged:
+ * A small parser for the HCL subset SPIRE's `server.conf` and `agent.conf` use, so such files load
+ * unchanged:
  *
  * ```hcl
  * server { trust_domain = "example.org"  ca_ttl = "24h" }         # blocks, attributes, comments
@@ -14,16 +15,16 @@
  * No maintained HCL parser exists on npm for HCL1's syntax, hence this subset.
  */
 
+import { TrustmeshError } from '../../spiffe/index.js';
+
 /** The input isn't in the supported HCL subset; `line`/`column` are 1-based. */
-export class HclSyntaxError extends Error {
-  readonly code = 'TM_ERR_SERVER_HCL_SYNTAX';
+export class HclSyntaxError extends TrustmeshError {
   constructor(
     message: string,
     readonly line: number,
     readonly column: number,
   ) {
-    super(`hcl: line ${line}, column ${column}: ${message}`);
-    this.name = 'HclSyntaxError';
+    super('TM_ERR_CONFIG_HCL_SYNTAX', `hcl: line ${line}, column ${column}: ${message}`);
   }
 }
 
