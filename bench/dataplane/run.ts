@@ -13,7 +13,8 @@
  *  4. `tcp`: the L4 path, tcp_proxy vs HAProxy `mode tcp` vs nginx `stream`, wrk keep-alive c=32.
  * Every scenario: each trustmesh variant is first warmed until its rate settles (bounded), every
  * variant gets a 1 s warm-up run at the scenario's first point; then per point `reps` rounds over
- * all variants (3 × 2 s; `--quick`: 1 × 1 s, a smoke test), medians printed with their spread.
+ * all variants (3 × 2 s), medians printed with their spread. `--quick` is a smoke test: 1 s of
+ * warm-up for trustmesh only, 1 × 1 s per point, 1 s at the fixed rate.
  * Prints bench/run.ts measurement lines; every child is killed at the end; the run is time-bounded.
  */
 import fs from 'node:fs';
@@ -32,7 +33,7 @@ import type { HopDesign, Variant, VariantContext } from './variant.js';
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 1 : 3;
 const SECONDS = quick ? 1 : 2;
-const MAX_WARM_S = quick ? 2 : 12;
+const MAX_WARM_S = quick ? 1 : 12;
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PINNING = 'load+upstream core 0, both proxies core 1';
 
@@ -68,7 +69,7 @@ async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
     const conditions = { design: s.design, pinned: PINNING, tls: 'TLSv1.3 P-256 mTLS' };
     for (const [i, { label, load }] of s.points.entries())
       measurePoint(variants, {
-        warm: i === 0,
+        warm: i === 0 && !quick,
         prefix: s.prefix,
         point: label,
         load,
@@ -80,7 +81,7 @@ async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
       });
     if (s.istioUnit) {
       const fixed = h2load({ clients: 4, h1: true, rpsPerClient: 250 });
-      for (const v of variants) if (v.pids.length) measureIstioUnit(v, fixed, quick ? 2 : 5, s.prefix);
+      for (const v of variants) if (v.pids.length) measureIstioUnit(v, fixed, quick ? 1 : 5, s.prefix);
     }
     for (const v of variants) emitMemory(v, s.prefix);
   } finally {
