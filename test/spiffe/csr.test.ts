@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createCsr, CsrError, generateKeyPair, parseCsr, SpiffeId } from '../../src/spiffe/index.js';
-import { openssl, tempDir } from './support.js';
+import { openssl, opensslNewP256Key, tempDir } from './support.js';
 
 const id = SpiffeId.parse('spiffe://example.org/spire/agent/join_token/abc');
 
@@ -37,13 +37,7 @@ describe('CSR', () => {
       const r = openssl([
         'req',
         '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(tmp.dir, 'key.pem'),
+        ...opensslNewP256Key(join(tmp.dir, 'key.pem')),
         '-subj',
         '/CN=agent',
         '-addext',

@@ -22,37 +22,31 @@ export interface TestCa {
   keys: KeyPair;
 }
 
-/** Mints a self-signed root CA for `td` (default `example.org`). */
-export async function makeRootCa(
-  td = 'example.org',
-  o: { ttlSeconds?: number; now?: Date } = {},
-): Promise<TestCa> {
+/** A CA of `td`: self-signed, or signed by `parent` (an intermediate). */
+async function makeCa(td: string, o: { ttlSeconds?: number; now?: Date }, parent?: TestCa): Promise<TestCa> {
   const keys = generateKeyPair();
   const cert = await mintCaCertificate({
     trustDomain: TrustDomain.parse(td),
     publicKey: keys.publicKey,
-    privateKey: keys.privateKey,
+    ...(parent ? { signer: { cert: parent.cert, key: parent.key } } : { privateKey: keys.privateKey }),
     ttlSeconds: o.ttlSeconds ?? 86_400,
     ...(o.now ? { now: o.now } : {}),
   });
   return { cert, key: keys.privateKey, keys };
 }
 
+/** Mints a self-signed root CA for `td` (default `example.org`). */
+export function makeRootCa(td = 'example.org', o: { ttlSeconds?: number; now?: Date } = {}): Promise<TestCa> {
+  return makeCa(td, o);
+}
+
 /** Mints an intermediate CA signed by `parent`. */
-export async function makeIntermediateCa(
+export function makeIntermediateCa(
   parent: TestCa,
   td = 'example.org',
   o: { ttlSeconds?: number; now?: Date } = {},
 ): Promise<TestCa> {
-  const keys = generateKeyPair();
-  const cert = await mintCaCertificate({
-    trustDomain: TrustDomain.parse(td),
-    publicKey: keys.publicKey,
-    ttlSeconds: o.ttlSeconds ?? 86_400,
-    signer: { cert: parent.cert, key: parent.key },
-    ...(o.now ? { now: o.now } : {}),
-  });
-  return { cert, key: keys.privateKey, keys };
+  return makeCa(td, o, parent);
 }
 
 /** A temp directory removed by `cleanup()`. */
@@ -71,6 +65,11 @@ export function tempDir(): {
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** openssl arguments that make a new unencrypted P-256 key in `keyFile` (for `req`). */
+export function opensslNewP256Key(keyFile: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile];
 }
 
 /** Runs openssl; returns exit status and stdout+stderr (never throws on a non-zero exit). */

@@ -24,6 +24,7 @@ import {
 } from '../../src/spiffe/tls/index.js';
 import { X509Source } from '../../src/spiffe/workload/index.js';
 import { FakeWorkloadApi, TestCa } from '../support/fake-workload-api.js';
+import { opensslNewP256Key } from './support.js';
 
 const run = promisify(execFile);
 const hourMs = 3600_000;
@@ -281,21 +282,7 @@ describe('SPIFFE mTLS helpers: real TLS 1.3 handshakes with node:tls and openssl
     const key = path.join(dir, 'dns.key');
     const csr = path.join(dir, 'dns.csr');
     const cert = path.join(dir, 'dns.pem');
-    await run('openssl', [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-subj',
-      '/CN=client',
-      '-out',
-      csr,
-    ]);
+    await run('openssl', ['req', '-new', ...opensslNewP256Key(key), '-subj', '/CN=client', '-out', csr]);
     await run('openssl', [
       'x509',
       '-req',

@@ -9,6 +9,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { runTrustmesh, spawnTrustmesh } from '../../support/cli.js';
+import { opensslNewP256Key } from '../../spiffe/support.js';
 import { loadAgentApi, type AgentClient } from '../../../src/identity/api/index.js';
 
 export interface RunningServer {
@@ -219,13 +220,7 @@ export function opensslSelfSigned(
     [
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      keyFile,
+      ...opensslNewP256Key(keyFile),
       '-out',
       certFile,
       '-subj',
