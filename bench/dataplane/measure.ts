@@ -44,9 +44,10 @@ function sample(v: Variant, load: Load, seconds: number): Sample {
  * Optionally warms every variant with one short run of `load`, then runs `reps` rounds of every
  * variant in turn and prints the medians: rps (ratio to the peer), p50/p90/p99 or mean latency
  * (ratio to the baseline), added p50/p99 (or mean) over the baseline, CPU µs per request for both
- * hops (ratio to the peer), and the 2xx / error counts summed over the repetitions.
+ * hops (ratio to the peer), and the 2xx / error counts summed over the repetitions. Returns each
+ * variant's median CPU µs per request.
  */
-export function measurePoint(variants: readonly Variant[], o: PointOptions): void {
+export function measurePoint(variants: readonly Variant[], o: PointOptions): Map<string, number> {
   if (o.warm) for (const v of variants) o.load.run(v.port, 1);
   const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
   for (let rep = 0; rep < o.reps; rep++)
@@ -98,6 +99,26 @@ export function measurePoint(variants: readonly Variant[], o: PointOptions): voi
       ss.reduce((s, x) => s + x.errors, 0),
     );
   }
+  return new Map(variants.map((v) => [v.name, med(v.name, 'cpuUs')]));
+}
+
+/**
+ * Prints Istio's unit, vCPU per 1000 req/s per proxy hop, from the CPU µs per request of both hops:
+ * (cpuUs × rps / 1e6) vCPU at rps / 1000 thousand req/s, over 2 hops = cpuUs / 2000.
+ */
+export function emitVcpuPer1000Rps(
+  v: Variant,
+  prefix: string,
+  cpuUs: number,
+  conditions: Record<string, unknown>,
+): void {
+  emit({
+    name: `${prefix}.vcpu_per_1000rps_per_hop`,
+    variant: v.name,
+    unit: 'vCPU',
+    value: cpuUs / 2000,
+    conditions,
+  });
 }
 
 /**
@@ -107,13 +128,12 @@ export function measurePoint(variants: readonly Variant[], o: PointOptions): voi
  */
 export function measureIstioUnit(v: Variant, load: Load, seconds: number, prefix: string): void {
   const s = sample(v, load, seconds);
-  // (cpuUs × rps / 1e6) vCPU at rps / 1000 thousand req/s, over 2 hops = cpuUs / 2000.
-  emit({
-    name: `${prefix}.vcpu_per_1000rps_per_hop`,
-    variant: v.name,
-    unit: 'vCPU',
-    value: s.cpuUs / 2000,
-    conditions: { ...load.conditions, achieved_rps: Math.round(s.rps), seconds, reps: 1, errors: s.errors },
+  emitVcpuPer1000Rps(v, prefix, s.cpuUs, {
+    ...load.conditions,
+    achieved_rps: Math.round(s.rps),
+    seconds,
+    reps: 1,
+    errors: s.errors,
   });
 }
 

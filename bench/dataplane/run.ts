@@ -4,13 +4,16 @@
  * SVIDs, TLS 1.3 and no access logs, and the direct path (client → upstream) measured in the same run.
  * Pinning: load generator and upstream on core 0, both proxies of a variant on core 1, so each
  * variant gets one core for two hops. Scenarios (hop designs in variant.ts):
- *  1. `two_hop_mtls`: HTTP/1.1 keep-alive, wrk at c=1/8/32/128 (`--quick`: 32), plus Istio's unit
- *     (vCPU per 1000 rps per hop, h2load --h1 at a fixed 1000 req/s over 4 connections);
+ *  1. `two_hop_mtls`: HTTP/1.1 keep-alive, wrk at c=1/8/32/128 (`--quick`: 32);
  *  2. `handshake`: `Connection: close` from the client and a new A → B mTLS connection per request
  *     (trustmesh's L4 fast path opens one per client connection by design; trustmesh-l7 keeps its
  *     pool, so it is not in this scenario);
  *  3. `h2`: h2load, 8 connections × 16 streams, h2c into A, h2 over mTLS A → B (nginx: HTTP/1.1);
  *  4. `tcp`: the L4 path, tcp_proxy vs HAProxy `mode tcp` vs nginx `stream`, wrk keep-alive c=32.
+ * Per variant also Istio's unit, vCPU per 1000 rps per hop: h2load at a fixed 1000 req/s over 4
+ * connections for 4 s (HTTP/1.1, or h2 in the h2 scenario); in the handshake scenario, which no
+ * variant sustains at 1000 req/s, derived from the CPU per request at saturation. And the peak RSS
+ * of each variant's largest proxy process.
  * Every scenario: each trustmesh variant is first warmed until its rate settles (bounded), every
  * variant gets a 1 s warm-up run at the scenario's first point; then per point `reps` rounds over
  * all variants (3 × 2 s), medians printed with their spread. `--quick` is a smoke test: 1 s of
@@ -23,7 +26,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintBenchCerts } from './certs.js';
 import { h2load, wrk, type Load } from './load.js';
-import { emitMemory, measureIstioUnit, measurePoint, warmUntilSteady } from './measure.js';
+import {
+  emitMemory,
+  emitVcpuPer1000Rps,
+  measureIstioUnit,
+  measurePoint,
+  warmUntilSteady,
+} from './measure.js';
 import { startHaproxy } from './haproxy.js';
 import { nginxHasStream, startNginx, startUpstream } from './nginx.js';
 import { freePort, guardRun, has, stop } from './procs.js';
@@ -49,7 +58,11 @@ interface Scenario {
   points: Array<{ label: string; load: Load }>;
   /** the load that warms a trustmesh variant to steady state */
   warm: Load;
-  istioUnit?: boolean;
+  /**
+   * the fixed-rate load for Istio's unit (1000 req/s); without one (a rate the variants cannot all
+   * sustain) the unit is derived from the first point's CPU per request at saturation
+   */
+  fixedRate?: Load;
 }
 
 async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
@@ -67,7 +80,7 @@ async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
     for (const v of variants)
       if (v.name.startsWith('trustmesh')) warmUntilSteady(v, s.warm, MAX_WARM_S, s.prefix);
     const conditions = { design: s.design, pinned: PINNING, tls: 'TLSv1.3 P-256 mTLS' };
-    for (const [i, { label, load }] of s.points.entries())
+    const cpuAtFirstPoint = s.points.map(({ label, load }, i) =>
       measurePoint(variants, {
         warm: i === 0 && !quick,
         prefix: s.prefix,
@@ -78,10 +91,15 @@ async function runScenario(ctx: VariantContext, s: Scenario): Promise<void> {
         baseline: 'direct',
         peer: s.peer,
         conditions,
-      });
-    if (s.istioUnit) {
-      const fixed = h2load({ clients: 4, h1: true, rpsPerClient: 250 });
-      for (const v of variants) if (v.pids.length) measureIstioUnit(v, fixed, quick ? 1 : 5, s.prefix);
+      }),
+    )[0]!;
+    for (const v of variants.filter((x) => x.pids.length)) {
+      if (s.fixedRate) measureIstioUnit(v, s.fixedRate, quick ? 1 : 4, s.prefix);
+      else
+        emitVcpuPer1000Rps(v, s.prefix, cpuAtFirstPoint.get(v.name)!, {
+          at: `saturation, ${s.points[0]!.label}`,
+          why: 'a fixed 1000 req/s is more than every variant sustains here',
+        });
     }
     for (const v of variants) emitMemory(v, s.prefix);
   } finally {
@@ -113,7 +131,7 @@ async function main(): Promise<void> {
         directPort: () => h1Port,
         points: (quick ? [32] : [1, 8, 32, 128]).map((c) => ({ label: `c${c}`, load: wrk(c) })),
         warm: wrk(8),
-        istioUnit: true,
+        fixedRate: h2load({ clients: 4, h1: true, rpsPerClient: 250 }),
       },
       {
         prefix: 'dataplane.handshake',
@@ -132,6 +150,7 @@ async function main(): Promise<void> {
         directPort: () => h2Port,
         points: [{ label: 'c8m16', load: h2load({ clients: 8, streams: 16 }) }],
         warm: h2load({ clients: 8, streams: 16 }),
+        fixedRate: h2load({ clients: 4, rpsPerClient: 250 }),
       },
       {
         prefix: 'dataplane.tcp',
@@ -141,6 +160,7 @@ async function main(): Promise<void> {
         directPort: () => h1Port,
         points: [{ label: 'c32', load: wrk(32) }],
         warm: wrk(8),
+        fixedRate: h2load({ clients: 4, h1: true, rpsPerClient: 250 }),
       },
     ];
     const only = process.env.BENCH_DATAPLANE_ONLY;
