@@ -89,8 +89,13 @@ export class H1Pool {
     );
   }
 
-  /** A connection finished its request and may serve the next one. */
+  /** A connection finished its request and may serve the next one (closed once the pool is
+   * destroyed: requests in flight at that time finish, as Envoy drains a removed host). */
   release(conn: H1Connection): void {
+    if (this.#destroyed) {
+      conn.destroy();
+      return;
+    }
     for (let a = this.#queue.shift(); a; a = this.#queue.shift()) {
       if (!a.cancelled) {
         conn.run(a);

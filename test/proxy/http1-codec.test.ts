@@ -16,6 +16,8 @@ import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } fro
 
 let dir: string;
 let app: http.Server;
+let kaApp: http.Server;
+let kaConnections = 0;
 let proxy: ProxyProcess;
 let port: number;
 
@@ -59,6 +61,10 @@ before(async () => {
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const appPort = (app.address() as net.AddressInfo).port;
+  kaApp = http.createServer((_req, res) => res.end('ka'));
+  kaApp.on('connection', () => kaConnections++);
+  await new Promise<void>((r) => kaApp.listen(0, '127.0.0.1', r));
+  const kaPort = (kaApp.address() as net.AddressInfo).port;
   proxy = await startProxy(dir, 'h1codec', {
     static_resources: {
       listeners: [
@@ -66,11 +72,18 @@ before(async () => {
           'codec',
           0,
           hcm('codec', [
-            vhost('codec', ['codec.local'], [{ match: { prefix: '/' }, route: { cluster: 'app' } }]),
+            vhost(
+              'codec',
+              ['codec.local'],
+              [
+                { match: { prefix: '/ka' }, route: { cluster: 'ka' } },
+                { match: { prefix: '/' }, route: { cluster: 'app' } },
+              ],
+            ),
           ]),
         ),
       ],
-      clusters: [cluster('app', [['127.0.0.1', appPort]])],
+      clusters: [cluster('app', [['127.0.0.1', appPort]]), cluster('ka', [['127.0.0.1', kaPort]])],
     },
   });
   port = proxy.listeners.codec!;
@@ -79,6 +92,7 @@ before(async () => {
 after(async () => {
   await proxy?.stop();
   app?.close();
+  kaApp?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -163,4 +177,15 @@ test('refusals: smuggling shapes 400, unknown coding 501, two Host headers 400, 
   assert.deepEqual(statuses(ws), [403]);
   const ok = await raw('GET /still HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n');
   assert.deepEqual(statuses(ok), [200], 'still serving');
+});
+
+test('sequential requests reuse one upstream keep-alive connection', async () => {
+  for (let i = 0; i < 5; i++) {
+    const answer = await raw('GET /ka HTTP/1.1\r\nHost: codec.local\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(statuses(answer), [200]);
+    assert.match(answer, /\r\n\r\nka$/);
+  }
+  assert.equal(kaConnections, 1, 'the pool kept the first connection and reused it');
+  assert.equal(await proxy.stat('cluster.ka.upstream_cx_total'), 1);
+  assert.equal(await proxy.stat('cluster.ka.upstream_rq_200'), 5);
 });
