@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -138,6 +139,38 @@ describe('unix attestor and pid-reuse guard', () => {
       }
     },
   );
+
+  test('workloads of one binary attested at once all get its sha256; a vanished one is refused', async () => {
+    const children = Array.from({ length: 8 }, () => spawn('/bin/sleep', ['30']));
+    try {
+      await Promise.all(children.map((c) => new Promise((r) => c.once('spawn', r))));
+      const expected = createHash('sha256')
+        .update(await readFile('/bin/sleep'))
+        .digest('hex');
+      const attestor = new UnixAttestor();
+      const peers = await Promise.all(
+        children.map(async (c) => ({
+          pid: c.pid!,
+          uid: 0,
+          gid: 0,
+          startTime: await processStartTime(c.pid!),
+        })),
+      );
+      const gone = { pid: 2 ** 22 + 1, uid: 0, gid: 0, startTime: '1' };
+      const results = await Promise.allSettled([...peers, gone].map((p) => attestor.attest(p)));
+      for (const r of results.slice(0, -1)) {
+        assert.equal(r.status, 'fulfilled');
+        assert.ok(r.value.some((s) => selectorString(s) === `unix:sha256:${expected}`));
+      }
+      const last = results.at(-1)!;
+      assert.ok(last.status === 'rejected' && last.reason instanceof WorkloadAttestationError);
+      // The shared hash outlives the failed attestation.
+      const again = await attestor.attest(peers[0]!);
+      assert.ok(again.some((s) => selectorString(s) === `unix:sha256:${expected}`));
+    } finally {
+      for (const c of children) c.kill();
+    }
+  });
 
   test('a pid whose start time changed, or whose process is gone, is refused', async () => {
     const child = spawn('/bin/sleep', ['30']);

@@ -26,7 +26,8 @@ export class UnixAttestor implements WorkloadAttestor {
   readonly #discoverPath: boolean;
   readonly #sizeLimit: number;
   // Hashing a 100 MB binary costs ~0.2 s; the key changes whenever the file is replaced or modified.
-  readonly #hashCache = new Map<string, string>();
+  // The in-flight hash is cached, so workloads of one binary calling at once share one read of it.
+  readonly #hashCache = new Map<string, Promise<string>>();
 
   constructor(options: UnixAttestorOptions = {}) {
     this.#discoverPath = options.discoverWorkloadPath ?? true;
@@ -68,10 +69,16 @@ export class UnixAttestor implements WorkloadAttestor {
     const key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
     let digest = this.#hashCache.get(key);
     if (digest === undefined) {
-      digest = await sha256File(exe);
+      digest = sha256File(exe);
       this.#hashCache.set(key, digest);
+      // A failed read (the process exited mid-hash) must not poison the binary's entry.
+      digest.catch(() => this.#hashCache.delete(key));
     }
-    out.push({ type: 'unix', value: `sha256:${digest}` });
+    try {
+      out.push({ type: 'unix', value: `sha256:${await digest}` });
+    } catch (err) {
+      throw new WorkloadAttestationError(pid, `cannot hash ${exe}`, { cause: err });
+    }
     return out;
   }
 }
