@@ -45,10 +45,9 @@ export class TrustmeshError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    const lineage: string[] = [];
-    for (let c: unknown = new.target; c !== Error; c = Object.getPrototypeOf(c))
-      lineage.push(qualifiedName(c));
-    Object.defineProperty(this, lineageKey, { value: lineage });
+    // `TrustmeshError`, `TrustmeshError/AgentError`, `TrustmeshError/AgentError/AgentConfigError`.
+    const names = qualifiedName(new.target).split('/');
+    Object.defineProperty(this, lineageKey, { value: names.map((_, i) => names.slice(0, i + 1).join('/')) });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
