@@ -6,7 +6,7 @@
  * variant gets one core for two hops. Scenarios (hop designs in variant.ts):
  *  1. `two_hop_mtls`: HTTP/1.1 keep-alive, wrk at c=1/8/32/128 (`--quick`: 32);
  *  2. `handshake`: `Connection: close` from the client and a new A → B mTLS connection per request
- *     (trustmesh's L4 fast path opens one per client connection by design; trustmesh-l7 keeps its
+ *     (trustmesh's L4 fast path on A opens one per client connection by design; trustmesh-l7 keeps its
  *     pool, so it is not in this scenario);
  *  3. `h2`: h2load, 8 connections × 16 streams, h2c into A, h2 over mTLS A → B (nginx: HTTP/1.1);
  *  4. `tcp`: the L4 path, tcp_proxy vs HAProxy `mode tcp` vs nginx `stream`, wrk keep-alive c=32.

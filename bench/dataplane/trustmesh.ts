@@ -5,8 +5,9 @@
  * validator on every handshake. Variants:
  * - `trustmesh-l7`: http_connection_manager whose routes carry a timeout, so every request goes
  *   through the HTTP router (and A's keep-alive pool to B);
- * - `trustmesh-l4`: the same with single-cluster route tables, which take the proxy's L4 fast path
- *   (one A → B connection per client connection, bytes piped);
+ * - `trustmesh-l4`: the same with single-cluster route tables: A (plaintext downstream) takes the
+ *   proxy's L4 fast path (one A → B connection per client connection, bytes piped); B terminates
+ *   mTLS, so its requests pass the HTTP codec (the fast path is for plaintext downstreams only);
  * - `trustmesh-tcp`: tcp_proxy network filters on both sides (the `tcp` design);
  * - `trustmesh-h2`: h2c into A, a cluster with `http2_protocol_options` from A to B (h2 over mTLS).
  */

@@ -218,7 +218,8 @@ export class HttpConnectionManager {
   /**
    * The cluster to proxy this connection to at L4 when the route table allows it
    * ({@link RouteTable.fastPathCluster}) and the cluster speaks HTTP/1.1 like the downstream.
-   * Such connections skip per-request work: no request stats, no route timeout.
+   * Such connections skip per-request work: no request stats, no route timeout, no header rewriting;
+   * the listener offers it to plaintext downstreams only.
    */
   fastPathCluster(): Cluster | undefined {
     const name = this.#table()?.fastPathCluster;

@@ -302,7 +302,10 @@ export class ActiveListener {
 
   #serve(chain: ActiveFilterChain, sock: net.Socket, info: DownstreamInfo, h2: boolean): void {
     if (chain.filter instanceof HttpConnectionManager) {
-      const fast = this.#fastPath && !h2 ? chain.filter.fastPathCluster() : undefined;
+      // Only plaintext downstreams take the L4 fast path: on a TLS-terminating chain the peer is another
+      // workload, and its request headers must pass the HTTP codec, which drops a forged
+      // x-forwarded-client-cert (Envoy's SANITIZE) before the local app can trust it.
+      const fast = this.#fastPath && !h2 && !info.tls ? chain.filter.fastPathCluster() : undefined;
       if (fast) pipeToCluster(sock, fast, info, chain.filter.config.idleTimeoutMs, this.#sockets);
       else chain.filter.handle(sock, info, h2);
     } else chain.filter.handle(sock, info);

@@ -90,7 +90,14 @@ before(async () => {
   pki = await makePki(dir);
   app = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ path: req.url, host: req.headers.host, xfp: req.headers['x-forwarded-proto'] }));
+    res.end(
+      JSON.stringify({
+        path: req.url,
+        host: req.headers.host,
+        xfp: req.headers['x-forwarded-proto'],
+        xfcc: req.headers['x-forwarded-client-cert'],
+      }),
+    );
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   appPort = (app.address() as { port: number }).port;
@@ -298,12 +305,21 @@ test('STRICT refuses plaintext (reset, counted in ssl.connection_error)', async 
   assert.equal(await b.stat(statName), before + 1);
 });
 
-test('PERMISSIVE (L4 fast path) accepts plaintext and mTLS, still refuses a bad SAN', async () => {
+test('PERMISSIVE accepts plaintext (L4 fast path) and mTLS (HTTP codec, forged XFCC dropped), refuses a bad SAN', async () => {
+  const fastPath = 'http.ingress.downstream_cx_l4_fast_path';
+  const before = await p.stat(fastPath);
   const plain = await curl([`http://127.0.0.1:${pPort}/plain`]);
   assert.equal(plain.code, 0, plain.out);
   assert.match(plain.out, /"path":"\/plain","host":"127\.0\.0\.1:\d+"/);
+  assert.equal(
+    await p.stat(fastPath),
+    before + 1,
+    'single-cluster route table, plaintext HTTP/1.1: L4 fast path',
+  );
   const tls = await curl([
     '--http1.1',
+    '-H',
+    'x-forwarded-client-cert: By=spiffe://example.org/forged',
     '--cacert',
     pki.ca,
     '--cert',
@@ -314,10 +330,8 @@ test('PERMISSIVE (L4 fast path) accepts plaintext and mTLS, still refuses a bad 
   ]);
   assert.equal(tls.code, 0, tls.out);
   assert.match(tls.out, /"path":"\/tls"/);
-  assert.ok(
-    (await p.stat('http.ingress.downstream_cx_l4_fast_path')) >= 2,
-    'single-cluster route table, HTTP/1.1: L4 fast path',
-  );
+  assert.doesNotMatch(tls.out, /forged/, 'SANITIZE: a peer cannot hand the app a forged XFCC');
+  assert.equal(await p.stat(fastPath), before + 1, 'a TLS-terminated connection is not piped at L4');
   const bad = await curl([
     '--cacert',
     pki.ca,
