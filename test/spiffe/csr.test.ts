@@ -30,6 +30,53 @@ describe('CSR', () => {
       tmp.cleanup();
     }
   });
+  it('the DER template CSR reads back in openssl: P-256 key, empty subject, the URI SAN as requested extension', async () => {
+    const keys = generateKeyPair();
+    const der = await createCsr(keys, { spiffeId: id });
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, 'csr.der');
+      writeFileSync(path, der);
+      const r = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout', '-text']);
+      assert.equal(r.status, 0, r.output);
+      assert.match(r.output, /verify OK/i);
+      assert.match(r.output, /Version: 1 \(0x0\)/);
+      assert.match(r.output, /Subject:\s*\n/);
+      assert.match(r.output, /ASN1 OID: prime256v1/);
+      assert.match(
+        r.output,
+        /Requested Extensions:[\s\S]*Subject Alternative Name:\s*\n\s*URI:spiffe:\/\/example\.org\/spire\/agent\/join_token\/abc\s*\n/,
+      );
+      assert.match(r.output, /Signature Algorithm: ecdsa-with-SHA256/);
+      const parsed = await parseCsr(der);
+      assert.deepEqual(parsed.uris, [id.toString()]);
+      assert.deepEqual(parsed.dnsNames, []);
+      assert.ok(parsed.publicKey.equals(keys.publicKey));
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  it('a CSR without SANs carries no attributes and still verifies in openssl', async () => {
+    const der = await createCsr(generateKeyPair());
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, 'csr.der');
+      writeFileSync(path, der);
+      const r = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout', '-text']);
+      assert.equal(r.status, 0, r.output);
+      assert.match(r.output, /verify OK/i);
+      assert.match(r.output, /Attributes:\s*\n\s*\(none\)/);
+      assert.doesNotMatch(r.output, /Subject Alternative Name/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+  it('Ed25519: signed without a digest, verified by our parser', async () => {
+    const keys = generateKeyPairSync('ed25519');
+    const parsed = await parseCsr(await createCsr(keys, { spiffeId: id }));
+    assert.ok(parsed.publicKey.equals(keys.publicKey));
+    assert.deepEqual(parsed.uris, [id.toString()]);
+  });
   it('parses a CSR made by openssl (an independent encoder)', async () => {
     const tmp = tempDir();
     try {
