@@ -4,11 +4,16 @@
  * the bundles. Every change bumps {@link SvidCache.version} and wakes waiters, so each open stream
  * re-reads the whole state it needs: a slow reader simply skips intermediate states (updates are
  * coalesced, never queued).
+ *
+ * Matching is indexed, as SPIRE's cache does: entries are posted under each of their selectors, so a
+ * caller's entries come from the postings of its own (few) selectors, and the sorted match of each
+ * distinct caller selector set is memoised until the entry set changes (SVID rotations don't change
+ * which entries match). A fetch or push then costs O(matched entries), not O(cached entries).
  */
 import type { X509Certificate, KeyObject } from 'node:crypto';
 import type { EntryMessage } from '../api/index.js';
 import type { SpiffeBundle, TrustDomain } from '../../spiffe/index.js';
-import { selectorsMatch } from './selectors.js';
+import { selectorString } from './selectors.js';
 import { AgentClosedError } from './errors.js';
 
 /** An X509-SVID the agent holds for one entry: chain leaf first (DER-backed certificates), key in memory. */
@@ -42,6 +47,9 @@ export interface WorkloadSnapshot {
   federatedBundles: Map<string, SpiffeBundle>;
 }
 
+/** Distinct caller selector sets whose match is kept at once. */
+const MAX_MEMOISED_MATCHES = 4096;
+
 /** See the module docstring. */
 export class SvidCache {
   readonly trustDomain: TrustDomain;
@@ -50,7 +58,14 @@ export class SvidCache {
   #svids = new Map<string, CachedSvid>();
   #bundle: SpiffeBundle | undefined;
   #federated = new Map<string, SpiffeBundle>();
-  #waiters = new Set<() => void>();
+  /** `type:value` → ids of the entries carrying that selector */
+  #bySelector = new Map<string, Set<string>>();
+  /** entry id → number of distinct selectors it carries (all must be among the caller's) */
+  #selectorCounts = new Map<string, number>();
+  /** caller selector set (sorted, joined) → its matching entries in snapshot order; cleared on entry changes */
+  #matches = new Map<string, EntryMessage[]>();
+  /** pending {@link waitForChange} calls → the caller's selectors, or undefined to wake on every change */
+  #waiters = new Map<() => void, ReadonlySet<string> | undefined>();
   #closed = false;
 
   constructor(trustDomain: TrustDomain) {
@@ -98,28 +113,35 @@ export class SvidCache {
       for (const id of this.#entries.keys()) if (!keep.has(id)) removedIds = [...removedIds, id];
     }
     for (const id of removedIds) {
+      const old = this.#entries.get(id);
+      if (old) this.#unindex(old);
       dirty = this.#entries.delete(id) || dirty;
       dirty = this.#svids.delete(id) || dirty;
     }
     for (const e of changed) {
       const old = this.#entries.get(e.id);
       if (!old || old.revision_number !== e.revision_number || JSON.stringify(old) !== JSON.stringify(e)) {
+        if (old) this.#unindex(old);
         this.#entries.set(e.id, e);
+        this.#index(e);
         dirty = true;
       }
     }
-    if (dirty) this.#bump();
+    if (dirty) {
+      this.#matches.clear();
+      this.#bump();
+    }
   }
 
   /** Stores new SVIDs (one change for the whole batch). Ignored for entries no longer cached. */
   setSvids(svids: Array<{ entryId: string; svid: CachedSvid }>): void {
-    let dirty = false;
+    const changed = new Set<string>();
     for (const { entryId, svid } of svids) {
       if (!this.#entries.has(entryId)) continue;
       this.#svids.set(entryId, svid);
-      dirty = true;
+      changed.add(entryId);
     }
-    if (dirty) this.#bump();
+    if (changed.size > 0) this.#bump(changed);
   }
 
   /** Replaces the bundles; `federated` is keyed `spiffe://<td>`. Wakes streams only when they changed. */
@@ -135,16 +157,17 @@ export class SvidCache {
     this.#bump();
   }
 
-  /** The state visible to a caller with `selectors` (a set of `type:value` strings). */
+  /**
+   * The state visible to a caller with `selectors` (a set of `type:value` strings): the entries whose
+   * selectors are all among the caller's and that have an SVID, ordered by (created_at, id).
+   */
   snapshotFor(selectors: ReadonlySet<string>): WorkloadSnapshot {
     const identities: WorkloadIdentity[] = [];
-    for (const entry of this.#entries.values()) {
-      const svid = this.#svids.get(entry.id);
-      if (svid && selectorsMatch(entry.selectors, selectors)) identities.push({ entry, svid });
-    }
-    identities.sort((a, b) => a.entry.created_at - b.entry.created_at || (a.entry.id < b.entry.id ? -1 : 1));
     const federatedBundles = new Map<string, SpiffeBundle>();
-    for (const { entry } of identities) {
+    for (const entry of this.#matching(selectors)) {
+      const svid = this.#svids.get(entry.id);
+      if (!svid) continue;
+      identities.push({ entry, svid });
       for (const td of entry.federates_with) {
         const b = this.#federated.get(td);
         if (b) federatedBundles.set(td, b);
@@ -161,15 +184,16 @@ export class SvidCache {
 
   /** True when some cached entry matches `selectors`, with or without an SVID yet. */
   hasEntryFor(selectors: ReadonlySet<string>): boolean {
-    for (const e of this.#entries.values()) if (selectorsMatch(e.selectors, selectors)) return true;
-    return false;
+    return this.#matching(selectors).length > 0;
   }
 
   /**
-   * Resolves once {@link version} is greater than `seen` (at once if it already is). Rejects with the
-   * signal's reason when `signal` aborts, and with {@link AgentClosedError} after {@link close}.
+   * Resolves once {@link version} is greater than `seen` (at once if it already is). With `selectors`
+   * (the waiting caller's), SVIDs stored for entries the caller does not match don't wake it: only
+   * its own SVIDs, entry changes and bundle changes do. Rejects with the signal's reason when `signal`
+   * aborts, and with {@link AgentClosedError} after {@link close}.
    */
-  waitForChange(seen: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(seen: number, signal?: AbortSignal, selectors?: ReadonlySet<string>): Promise<void> {
     if (this.#closed) return Promise.reject(new AgentClosedError('the SVID cache'));
     if (this.#version > seen) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -185,7 +209,7 @@ export class SvidCache {
       };
       if (signal?.aborted) return reject(signal.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(wake);
+      this.#waiters.set(wake, selectors);
     });
   }
 
@@ -197,11 +221,52 @@ export class SvidCache {
   /** Wakes every waiter with {@link AgentClosedError}. */
   close(): void {
     this.#closed = true;
-    for (const w of [...this.#waiters]) w();
+    for (const w of [...this.#waiters.keys()]) w();
   }
 
-  #bump(): void {
+  /** Bumps the version and wakes waiters; with `svidsOf`, only those matching one of these entries. */
+  #bump(svidsOf?: ReadonlySet<string>): void {
     this.#version++;
-    for (const w of [...this.#waiters]) w();
+    for (const [wake, selectors] of [...this.#waiters]) {
+      if (!svidsOf || !selectors || this.#matching(selectors).some((e) => svidsOf.has(e.id))) wake();
+    }
+  }
+
+  /** The entries matching a caller's selectors, in snapshot order (memoised; do not mutate). */
+  #matching(selectors: ReadonlySet<string>): EntryMessage[] {
+    const key = JSON.stringify([...selectors].sort());
+    let matched = this.#matches.get(key);
+    if (matched) return matched;
+    const hits = new Map<string, number>();
+    for (const s of selectors) {
+      for (const id of this.#bySelector.get(s) ?? []) hits.set(id, (hits.get(id) ?? 0) + 1);
+    }
+    matched = [];
+    for (const [id, n] of hits) if (n === this.#selectorCounts.get(id)) matched.push(this.#entries.get(id)!);
+    matched.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Caller selector sets are few (one per workload kind); the bound only guards against churn.
+    if (this.#matches.size >= MAX_MEMOISED_MATCHES) this.#matches.clear();
+    this.#matches.set(key, matched);
+    return matched;
+  }
+
+  #index(entry: EntryMessage): void {
+    const distinct = new Set(entry.selectors.map(selectorString));
+    for (const s of distinct) {
+      let ids = this.#bySelector.get(s);
+      if (!ids) this.#bySelector.set(s, (ids = new Set()));
+      ids.add(entry.id);
+    }
+    this.#selectorCounts.set(entry.id, distinct.size);
+  }
+
+  #unindex(entry: EntryMessage): void {
+    for (const selector of entry.selectors) {
+      const s = selectorString(selector);
+      const ids = this.#bySelector.get(s);
+      ids?.delete(entry.id);
+      if (ids?.size === 0) this.#bySelector.delete(s);
+    }
+    this.#selectorCounts.delete(entry.id);
   }
 }

@@ -242,7 +242,7 @@ export function registerSds(router: ConnectRouter, deps: SdsDeps): void {
           nextReq.catch(() => {});
         }
         if (!nextUpdate) {
-          nextUpdate = cache.waitForChange(seen, ctx.signal);
+          nextUpdate = cache.waitForChange(seen, ctx.signal, selectors);
           // Left pending when the stream ends; its rejection on abort is expected.
           nextUpdate.catch(() => {});
         }

@@ -108,7 +108,7 @@ export function registerWorkloadApi(router: ConnectRouter, deps: WorkloadApiDeps
       let seen = -1;
       let last: string | undefined;
       for (;;) {
-        await cache.waitForChange(seen, ctx.signal);
+        await cache.waitForChange(seen, ctx.signal, selectors);
         seen = cache.version;
         const snap = cache.snapshotFor(selectors);
         const msg = build(snap);
