@@ -1,6 +1,6 @@
 /**
- * trustmesh's proxy as A and B: two processes (`trustmesh proxy run --config`, run from source through
- * bench/dataplane/proxy.ts), each with an Envoy bootstrap of static resources and the bench's SVIDs
+ * trustmesh's proxy as A and B: two processes (`trustmesh proxy run --config`, run from source; the
+ * CLI loads only the proxy area for it), each with an Envoy bootstrap of static resources and the bench's SVIDs
  * as static SDS secrets. Both sides check the peer's SPIFFE ID (URI SAN) with the SPIFFE certificate
  * validator on every handshake. Variants:
  * - `trustmesh-l7`: http_connection_manager whose routes carry a timeout, so every request goes
@@ -20,7 +20,7 @@ import type { Variant, VariantContext } from './variant.js';
 /** The trustmesh variants (see the module docstring). */
 export type TrustmeshVariant = 'trustmesh-l7' | 'trustmesh-l4' | 'trustmesh-tcp' | 'trustmesh-h2';
 
-const entry = fileURLToPath(new URL('./proxy.ts', import.meta.url));
+const entry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const TYPE = 'type.googleapis.com/envoy.extensions';
 
 type Json = Record<string, unknown>;

@@ -2,20 +2,12 @@
  * Typed errors of the proxy. Every error carries a stable `code`; config errors also carry the
  * field path they concern, so an xDS NACK's `error_detail` names the problem (Envoy NACK semantics).
  */
+import { TrustmeshError } from '../spiffe/index.js';
 
-const brand = Symbol.for('trustmesh.proxy.error');
-
-/** Base class of every proxy error. `code` is stable (`TM_ERR_PROXY_…`). */
-export class ProxyError extends Error {
-  readonly code: string;
-  readonly [brand] = true;
+/** Base class of every proxy error; messages start with "proxy: ", `code` is `TM_ERR_PROXY_…`. */
+export class ProxyError extends TrustmeshError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(`proxy: ${message}`, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-  static override [Symbol.hasInstance](v: unknown): boolean {
-    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[brand] === true;
+    super(code, `proxy: ${message}`, options);
   }
 }
 
@@ -41,7 +33,7 @@ export class PeerVerificationError extends ProxyError {
 }
 
 /** An upstream request could not be made: no healthy host, overflow, connect failure, reset, timeout.
- * `flag` is Envoy's response flag (UH, UO, UF, UR, UT, NR). */
+ * `flag` is Envoy's response flag (UH, UO, UF, UR, UT, NC). */
 export class UpstreamError extends ProxyError {
   readonly flag: 'UH' | 'UO' | 'UF' | 'UR' | 'UT' | 'NC';
   constructor(flag: UpstreamError['flag'], message: string, options?: { cause?: unknown }) {

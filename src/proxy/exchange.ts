@@ -11,6 +11,7 @@ import { isGrpc } from './router.js';
 
 /** See the module docstring. Header names are lowercase; `headers` repeats as arrays. */
 export interface Exchange {
+  /** Request method (`:method`). */
   readonly method: string;
   /** Request target as sent (`:path`). */
   readonly path: string;
@@ -20,12 +21,15 @@ export interface Exchange {
   readonly httpVersion: string;
   /** 'https' over TLS, else 'http' (`:scheme`). */
   readonly scheme: string;
+  /** The downstream speaks HTTP/2. */
   readonly h2: boolean;
   /** Content-Type is `application/grpc…` (local replies become trailers-only gRPC responses). */
   readonly grpc: boolean;
   /** Request headers as a flat name/value list, in order. */
   readonly rawHeaders: string[];
+  /** Request headers by lowercase name. */
   readonly headers: Record<string, string | string[] | undefined>;
+  /** The downstream connection: TLS, original destination, verified peer URI SANs. */
   readonly info: DownstreamInfo;
   /** The request body stream, or null when the request has none. */
   readonly body: Readable | null;

@@ -36,8 +36,11 @@ export interface H1ServerHost {
 
 /** Limits of the codec: head size in bytes, header and idle timeouts in ms (0 = none). */
 export interface H1ServerOptions {
+  /** Envoy `max_request_headers_kb`, in bytes: a longer head gets 431. */
   maxHeaderBytes: number;
+  /** Envoy `request_headers_timeout` (ms): a head not complete by then gets 408. */
   headersTimeoutMs: number;
+  /** Envoy `idle_timeout` (ms): a connection with no bytes either way that long closes. */
   idleTimeoutMs: number;
 }
 

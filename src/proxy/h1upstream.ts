@@ -12,10 +12,15 @@ import type { UpstreamSocket } from './cluster.js';
 
 /** Callbacks from an upstream attempt. `headers` returns false to discard the response (retry). */
 export interface UpstreamSink {
+  /** The response head; `endStream` when no body follows. */
   headers(status: number, headers: Record<string, string | string[]>, endStream: boolean): boolean;
   /** A body chunk; under downstream backpressure the sink pauses `flow` until the drain. */
   data(chunk: Buffer, flow: { pause(): unknown; resume(): unknown }): void;
+  /** The response ended; `trailers` from a chunked body's trailer section, when any. */
   end(trailers: Record<string, string | string[]> | undefined): void;
+  /** The attempt failed: the error of {@link H1PoolOptions.connect}, or an {@link UpstreamError}
+   * (`UF` pool closed, `UR` reset or malformed response). `beforeHeaders`: no head was passed on
+   * yet, so a retry is still possible. */
   error(err: Error, beforeHeaders: boolean): void;
 }
 
@@ -35,14 +40,18 @@ const MAX_RESPONSE_HEAD = 60 * 1024;
 /** Methods for which an absent body is still sent as `content-length: 0` (RFC 9110 §8.6). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-/** Options of a pool; `idleTimeoutMs` closes keep-alive connections unused that long. */
+/** Options of one host's pool. */
 export interface H1PoolOptions {
+  /** Opens a connection to the host (for TLS, handshake and SAN check done); rejects on failure. */
   connect: () => Promise<UpstreamSocket>;
+  /** Envoy's cluster `max_connections`: requests past it wait in the FIFO queue. */
   maxConnections: number;
+  /** A keep-alive connection unused this long (ms) is closed. */
   idleTimeoutMs: number;
 }
 
-/** See the module docstring. */
+/** The HTTP/1.1 keep-alive pool of one upstream host (see the module docstring). Failures reach
+ * the request's {@link UpstreamSink.error}; nothing is thrown. */
 export class H1Pool {
   readonly #opts: H1PoolOptions;
   readonly #idle: H1Connection[] = [];
@@ -54,6 +63,7 @@ export class H1Pool {
     this.#opts = opts;
   }
 
+  /** {@link destroy} was called: new requests fail at once with `UF`. */
   get destroyed(): boolean {
     return this.#destroyed;
   }

@@ -10,7 +10,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageNotFoundError, ManifestError, NotFoundError } from './errors.js';
-import { iptablesRestore, run } from './exec.js';
+import { curlLocal, iptablesRestore } from './exec.js';
 import { decideInjection, ADMIN_PORT, PROXY_UID, type Injection } from './injector.js';
 import {
   hostServiceChains,
@@ -38,7 +38,7 @@ import {
   writeHostsFile,
   type PodNetwork,
 } from './network.js';
-import { ContainerProcess } from './process.js';
+import { ContainerProcess, type ContainerProcessSpec } from './process.js';
 import type { StateFile } from './state.js';
 import { PACKAGE_ROOT } from './system.js';
 
@@ -590,14 +590,7 @@ export class Cluster {
     name: string,
     image: string,
     ports: Container['ports'],
-    spec: {
-      argv: string[];
-      cwd?: string;
-      env: Record<string, string>;
-      uid?: number;
-      caps?: string[];
-      logFile: string;
-    },
+    spec: Omit<ContainerProcessSpec, 'id' | 'netns'>,
   ): Container {
     const process_ = new ContainerProcess(
       { id: `${pod.namespace}/${pod.name}/${name}`, netns: pod.network.netns, ...spec },
@@ -718,25 +711,8 @@ export class Cluster {
               c.ready = false;
               return;
             }
-            const r = await run(
-              [
-                'ip',
-                'netns',
-                'exec',
-                pod.network.netns,
-                'curl',
-                '-s',
-                '-o',
-                '/dev/null',
-                '-w',
-                '%{http_code}',
-                '--max-time',
-                '1',
-                `http://127.0.0.1:${port}${p}`,
-              ],
-              { allowFailure: true },
-            );
-            c.ready = r.stdout.trim() === '200';
+            const status = await curlLocal(pod.network.netns, port, p, { maxTimeS: 1, statusOnly: true });
+            c.ready = status === '200';
           })(),
         );
       }

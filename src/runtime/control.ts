@@ -15,7 +15,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Cluster, type Pod } from './cluster.js';
 import { ManifestError, NotFoundError } from './errors.js';
-import { run } from './exec.js';
+import { curlLocal } from './exec.js';
 import { ADMIN_PORT } from './injector.js';
 import type { ImageMap, Manifest } from './manifests.js';
 import type { LocalRuntime } from './runtime.js';
@@ -143,6 +143,15 @@ export function podPlacement(rt: LocalRuntime, pod: Pod) {
   };
 }
 
+/** The answer of `GET /status` (`trustmesh status`). */
+export interface RuntimeStatus {
+  trustDomain: string;
+  /** Every pod, as `kubectl get pods -o json` items. */
+  pods: Manifest[];
+  svids: SvidStatus[];
+  edges: MeshEdge[];
+}
+
 /** SVID seen by one sidecar, from its admin `/certs` (Envoy's JSON shape). */
 export interface SvidStatus {
   pod: string;
@@ -187,22 +196,8 @@ export async function sidecarSvids(rt: LocalRuntime): Promise<SvidStatus[]> {
 }
 
 /** GET on the sidecar admin port inside `pod` (empty string when it does not answer). */
-export async function adminGet(pod: Pod, urlPath: string): Promise<string> {
-  const r = await run(
-    [
-      'ip',
-      'netns',
-      'exec',
-      pod.network.netns,
-      'curl',
-      '-s',
-      '--max-time',
-      '2',
-      `http://127.0.0.1:${ADMIN_PORT}${urlPath}`,
-    ],
-    { allowFailure: true },
-  );
-  return r.stdout;
+export function adminGet(pod: Pod, urlPath: string): Promise<string> {
+  return curlLocal(pod.network.netns, ADMIN_PORT, urlPath, { maxTimeS: 2 });
 }
 
 /** One mesh edge: a sidecar's backend cluster, the target's listener TLS mode and what the
@@ -328,13 +323,15 @@ export async function handleControl(
       await rt.runRegistration(script, (body['args'] as string[]) ?? []);
       return {};
     }
-    case 'GET status':
-      return {
+    case 'GET status': {
+      const status: RuntimeStatus = {
         trustDomain: rt.options.trustDomain,
         pods: listObjects(rt, 'Pod', undefined),
         svids: await sidecarSvids(rt),
         edges: await meshEdges(rt),
       };
+      return status;
+    }
     case 'POST down':
       setImmediate(() => void rt.down());
       return {};

@@ -2,22 +2,12 @@
  * Typed errors of the local runtime. Every error has a stable `code`, names the input it
  * rejects and chains lower errors through `cause`. Messages are prefixed with "runtime: ".
  */
+import { TrustmeshError } from '../spiffe/index.js';
 
-const brand = Symbol.for('trustmesh.runtime.error');
-
-/** Base class of every runtime error; `instanceof` works across copies of the module. */
-export class RuntimeError extends Error {
-  readonly code: string;
-
+/** Base class of every runtime error; messages start with "runtime: ", `code` is `TM_ERR_RUNTIME_…`. */
+export class RuntimeError extends TrustmeshError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(`runtime: ${message}`, options);
-    this.name = 'RuntimeError';
-    this.code = code;
-    Object.defineProperty(this, brand, { value: true });
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && brand in value;
+    super(code, `runtime: ${message}`, options);
   }
 }
 

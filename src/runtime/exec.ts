@@ -1,5 +1,5 @@
 /**
- * Host commands (`ip`, `iptables-restore`) run to completion, with typed failures.
+ * Host commands (`ip`, `iptables-restore`, `curl`) run to completion, with typed failures.
  */
 import { execFile } from 'node:child_process';
 import { CommandFailedError } from './errors.js';
@@ -44,6 +44,23 @@ export function run(
 /** argv prefix that runs a command inside network namespace `netns` (or on the host when null). */
 export function inNetns(netns: string | null, argv: readonly string[]): string[] {
   return netns === null ? [...argv] : ['ip', 'netns', 'exec', netns, ...argv];
+}
+
+/**
+ * GETs `http://127.0.0.1:<port><urlPath>` with curl inside network namespace `netns`, waiting at
+ * most `maxTimeS` seconds. Resolves with the body, or with the 3-digit status alone when
+ * `statusOnly` (`000` when nothing answered); never rejects for an HTTP or connection failure.
+ */
+export async function curlLocal(
+  netns: string,
+  port: number,
+  urlPath: string,
+  options: { maxTimeS: number; statusOnly?: boolean },
+): Promise<string> {
+  const output = options.statusOnly ? ['-o', '/dev/null', '-w', '%{http_code}'] : [];
+  const url = `http://127.0.0.1:${port}${urlPath}`;
+  const argv = ['curl', '-s', ...output, '--max-time', String(options.maxTimeS), url];
+  return (await run(inNetns(netns, argv), { allowFailure: true })).stdout;
 }
 
 /**

@@ -13,6 +13,7 @@ export {
   type PodPhase,
 } from './cluster.js';
 export { callControl, servePodInfo, serveControl } from './api.js';
+export type { RuntimeStatus, SvidStatus, MeshEdge } from './control.js';
 export { cleanupHost, preflight } from './host.js';
 export { StateFile, type StateRecord } from './state.js';
 export {

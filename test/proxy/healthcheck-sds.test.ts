@@ -10,13 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
 import type net from 'node:net';
-import { makePki, type TestPki } from './support/pki.js';
+import { A_ID, B_ID, TD, makePki, type TestPki } from './support/pki.js';
 import { FakeSds } from './support/fake-xds.js';
 import { cluster, commonTls, startProxy, type ProxyProcess } from './support/envoy.js';
-
-const A_ID = 'spiffe://example.org/ns/default/sa/a';
-const B_ID = 'spiffe://example.org/ns/default/sa/b';
-const TD = 'spiffe://example.org';
 
 let dir: string;
 let pki: TestPki;

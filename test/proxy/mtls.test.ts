@@ -12,7 +12,7 @@ import path from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
 import { execFile } from 'node:child_process';
-import { makePki, type TestPki, type PemPair } from './support/pki.js';
+import { A_ID, B_ID, TD, makePki, type TestPki, type PemPair } from './support/pki.js';
 import {
   certSecret,
   cluster,
@@ -25,10 +25,6 @@ import {
   vhost,
   type ProxyProcess,
 } from './support/envoy.js';
-
-const A_ID = 'spiffe://example.org/ns/default/sa/a';
-const B_ID = 'spiffe://example.org/ns/default/sa/b';
-const TD = 'spiffe://example.org';
 
 let dir: string;
 let pki: TestPki;
@@ -71,6 +67,11 @@ function get(
 
 function curl(args: string[]): Promise<{ code: number; out: string }> {
   return run('curl', ['-sS', '--max-time', '5', ...args]);
+}
+
+/** curl trusting the example.org root, presenting `client` (no client certificate when undefined). */
+function curlAs(client: PemPair | undefined, args: string[]): Promise<{ code: number; out: string }> {
+  return curl(['--cacert', pki.ca, ...(client ? ['--cert', client.cert, '--key', client.key] : []), ...args]);
 }
 
 /** Ingress route to the app. With an explicit timeout (as App Mesh emits) every request goes
@@ -218,15 +219,7 @@ test('admin endpoint answers in Envoy formats', async () => {
 });
 
 test('a client with a valid SVID and the allowed SAN gets through B directly (curl)', async () => {
-  const r = await curl([
-    '--cacert',
-    pki.ca,
-    '--cert',
-    pki.a.cert,
-    '--key',
-    pki.a.key,
-    `https://localhost:${bPort}/direct`,
-  ]);
+  const r = await curlAs(pki.a, [`https://localhost:${bPort}/direct`]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /"path":"\/direct"/);
 });
@@ -271,8 +264,7 @@ for (const row of matrix) {
       'GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n',
     );
     assert.doesNotMatch(o.out, /HTTP\/1\.1 200/, 'openssl s_client must not get a response');
-    const curlCert = c ? ['--cert', c.cert, '--key', c.key] : [];
-    const r = await curl(['--cacert', pki.ca, ...curlCert, `https://localhost:${bPort}/`]);
+    const r = await curlAs(c, [`https://localhost:${bPort}/`]);
     assert.notEqual(r.code, 0, `curl must fail: ${r.out}`);
     assert.doesNotMatch(r.out, /"path"/);
     assert.equal(await b.stat(statName), before + 2, `${statName} counts both refusals`);
@@ -316,31 +308,17 @@ test('PERMISSIVE accepts plaintext (L4 fast path) and mTLS (HTTP codec, forged X
     before + 1,
     'single-cluster route table, plaintext HTTP/1.1: L4 fast path',
   );
-  const tls = await curl([
+  const tls = await curlAs(pki.a, [
     '--http1.1',
     '-H',
     'x-forwarded-client-cert: By=spiffe://example.org/forged',
-    '--cacert',
-    pki.ca,
-    '--cert',
-    pki.a.cert,
-    '--key',
-    pki.a.key,
     `https://localhost:${pPort}/tls`,
   ]);
   assert.equal(tls.code, 0, tls.out);
   assert.match(tls.out, /"path":"\/tls"/);
   assert.doesNotMatch(tls.out, /forged/, 'SANITIZE: a peer cannot hand the app a forged XFCC');
   assert.equal(await p.stat(fastPath), before + 1, 'a TLS-terminated connection is not piped at L4');
-  const bad = await curl([
-    '--cacert',
-    pki.ca,
-    '--cert',
-    pki.wrongSan.cert,
-    '--key',
-    pki.wrongSan.key,
-    `https://localhost:${pPort}/`,
-  ]);
+  const bad = await curlAs(pki.wrongSan, [`https://localhost:${pPort}/`]);
   assert.notEqual(bad.code, 0);
   assert.equal(await p.stat(`listener.127.0.0.1_${pPort}.ssl.fail_verify_san`), 1);
 });

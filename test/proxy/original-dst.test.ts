@@ -10,19 +10,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { repoRoot } from '../support/cli.js';
+import { repoRoot, trustmeshArgv } from '../support/cli.js';
 import { cluster, hcm, vhost } from './support/envoy.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root for ip netns and iptables';
 const NS = `tmpx${process.pid}`;
-const PROXY_CLI = fileURLToPath(new URL('./support/proxy-cli.ts', import.meta.url));
 let dir: string;
 const children: ChildProcess[] = [];
 
 function inNs(cmd: string, args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8', timeout: 10_000 });
+}
+
+/** nat OUTPUT: TCP to `dst:port` inside the netns goes to local port `toPort` instead. */
+function redirect(dst: string, port: number, toPort: number): void {
+  const match = ['-p', 'tcp', '-d', dst, '--dport', String(port)];
+  inNs('iptables', ['-t', 'nat', '-A', 'OUTPUT', ...match, '-j', 'REDIRECT', '--to-ports', String(toPort)]);
 }
 
 function spawnInNs(args: string[]): ChildProcess {
@@ -53,40 +57,9 @@ before(async () => {
   execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
   // The VIP needs a route; nat OUTPUT redirects the connection before it reaches anything there.
   execFileSync('ip', ['-n', NS, 'route', 'add', 'local', '198.18.0.0/15', 'dev', 'lo']);
-  for (const port of ['80', '8080'])
-    inNs('iptables', [
-      '-t',
-      'nat',
-      '-A',
-      'OUTPUT',
-      '-p',
-      'tcp',
-      '-d',
-      '198.18.0.10',
-      '--dport',
-      port,
-      '-j',
-      'REDIRECT',
-      '--to-ports',
-      '15001',
-    ]);
+  for (const port of [80, 8080]) redirect('198.18.0.10', port, 15001);
   // Inbound, as App Mesh redirects an app port to the ingress listener.
-  inNs('iptables', [
-    '-t',
-    'nat',
-    '-A',
-    'OUTPUT',
-    '-p',
-    'tcp',
-    '-d',
-    '198.18.0.20',
-    '--dport',
-    '9090',
-    '-j',
-    'REDIRECT',
-    '--to-ports',
-    '15000',
-  ]);
+  redirect('198.18.0.20', 9090, 15000);
   const appSrc = `require('http').createServer((q, r) => r.end(process.argv[1] + ' ' + q.headers.host + ' ' + q.url)).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('listening'))`;
   const app1 = spawnInNs([process.execPath, '-e', appSrc, 'color', '9080']);
   const app2 = spawnInNs([process.execPath, '-e', appSrc, 'admin', '9081']);
@@ -139,18 +112,7 @@ before(async () => {
   };
   const file = path.join(dir, 'odst.json');
   fs.writeFileSync(file, JSON.stringify(bootstrap));
-  const proxy = spawnInNs([
-    process.execPath,
-    '--import',
-    'tsx',
-    PROXY_CLI,
-    'proxy',
-    'run',
-    '--config',
-    file,
-    '--admin-port',
-    '9901',
-  ]);
+  const proxy = spawnInNs([...trustmeshArgv(), 'proxy', 'run', '--config', file, '--admin-port', '9901']);
   await waitLine(proxy, 'proxy ready');
 });
 

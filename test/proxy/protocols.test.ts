@@ -12,7 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { makePki, type TestPki } from './support/pki.js';
+import { A_ID, B_ID, TD, makePki, type TestPki } from './support/pki.js';
 import {
   certSecret,
   cluster,
@@ -27,9 +27,6 @@ import {
   type ProxyProcess,
 } from './support/envoy.js';
 
-const A_ID = 'spiffe://example.org/ns/default/sa/a';
-const B_ID = 'spiffe://example.org/ns/default/sa/b';
-const TD = 'spiffe://example.org';
 const PROTO = `syntax = "proto3";
 package echo;
 service Echo { rpc Say(Msg) returns (Msg); rpc Count(Msg) returns (stream Msg); }

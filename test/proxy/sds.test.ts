@@ -13,7 +13,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { makePki, type TestPki } from './support/pki.js';
+import { A_ID, B_ID, TD, makePki, type TestPki } from './support/pki.js';
 import { FakeSds } from './support/fake-xds.js';
 import {
   cluster,
@@ -25,10 +25,6 @@ import {
   vhost,
   type ProxyProcess,
 } from './support/envoy.js';
-
-const A_ID = 'spiffe://example.org/ns/default/sa/a';
-const B_ID = 'spiffe://example.org/ns/default/sa/b';
-const TD = 'spiffe://example.org';
 
 let dir: string;
 let pki: TestPki;

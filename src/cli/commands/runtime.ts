@@ -17,6 +17,7 @@ import {
   controlSocketPath,
   loadManifests,
   type Manifest,
+  type RuntimeStatus,
 } from '../../runtime/index.js';
 
 interface StateDirOption {
@@ -410,26 +411,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('-o, --output <format>', 'json')
     .option(...stateDirOpt)
     .action(async (o: StateDirOption & { output?: string }) => {
-      const s = (await call(o.stateDir, 'GET', '/status')) as {
-        trustDomain: string;
-        pods: Manifest[];
-        svids: {
-          pod: string;
-          namespace: string;
-          spiffeIds: string[];
-          expires?: string;
-          secondsLeft?: number;
-        }[];
-        edges: {
-          from: string;
-          cluster: string;
-          tlsMode: string;
-          handshakes: number;
-          failures: number;
-          lastHandshake: string;
-          health: string;
-        }[];
-      };
+      const s = (await call(o.stateDir, 'GET', '/status')) as RuntimeStatus;
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
         return;

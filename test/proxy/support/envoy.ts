@@ -8,10 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { repoRoot } from '../../support/cli.js';
-
-const PROXY_CLI = fileURLToPath(new URL('./proxy-cli.ts', import.meta.url));
+import { repoRoot, trustmeshArgv } from '../../support/cli.js';
 
 type Json = Record<string, unknown>;
 
@@ -227,11 +224,13 @@ export async function startProxy(
     fs.writeFileSync(file, JSON.stringify({ node: { id: name, cluster: name }, ...bootstrap }, null, 2));
     configArgs.push('--config', file);
   }
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', PROXY_CLI, 'proxy', 'run', ...configArgs, '--admin-port', '0', ...args],
-    { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, ...env } },
-  );
+  // `trustmesh proxy …` loads only the proxy area, so a proxy test does not depend on the others.
+  const [node, ...cli] = trustmeshArgv();
+  const child = spawn(node!, [...cli, 'proxy', 'run', ...configArgs, '--admin-port', '0', ...args], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;

@@ -19,38 +19,30 @@ export interface SeenRequest {
   node?: { id?: string } | null;
 }
 
+type Call = grpc.ServerDuplexStream<SeenRequest, unknown>;
+
 interface Stream {
-  call: grpc.ServerDuplexStream<SeenRequest, unknown>;
+  call: Call;
   names: string[];
   nonce: number;
 }
 
-/** SDS fake. `set(name, secret)` publishes (or rotates) a secret to every stream watching it. */
-export class FakeSds {
+/** What both fakes share: the gRPC server, the request log, the open streams, listen and close. */
+abstract class FakeXds<S extends { call: Call }> {
   readonly server = new grpc.Server();
   readonly requests: SeenRequest[] = [];
-  readonly #secrets = new Map<string, Json>();
-  readonly #streams = new Set<Stream>();
-  #version = 0;
+  protected readonly streams = new Set<S>();
 
-  constructor() {
-    this.server.addService(serviceClients().sds.service, {
-      StreamSecrets: (call: grpc.ServerDuplexStream<SeenRequest, unknown>) => {
-        const s: Stream = { call, names: [], nonce: 0 };
-        this.#streams.add(s);
-        call.on('data', (req: SeenRequest) => {
-          this.requests.push(req);
-          const names = [...req.resource_names].sort();
-          if (!s.nonce || names.join() !== s.names.join()) {
-            s.names = names;
-            this.#send(s);
-          }
-        });
-        call.on('end', () => call.end());
-        call.on('close', () => this.#streams.delete(s));
-        call.on('error', () => this.#streams.delete(s));
-      },
+  /** Tracks stream `s` until it ends, recording each request before `onRequest` sees it. */
+  protected serve(s: S, onRequest: (req: SeenRequest) => void): void {
+    this.streams.add(s);
+    s.call.on('data', (req: SeenRequest) => {
+      this.requests.push(req);
+      onRequest(req);
     });
+    s.call.on('end', () => s.call.end());
+    s.call.on('close', () => this.streams.delete(s));
+    s.call.on('error', () => this.streams.delete(s));
   }
 
   /** Binds to a unix socket path. */
@@ -62,11 +54,39 @@ export class FakeSds {
     );
   }
 
+  /** Stops the server. */
+  close(): void {
+    for (const s of this.streams) s.call.end();
+    this.server.forceShutdown();
+  }
+}
+
+/** SDS fake. `set(name, secret)` publishes (or rotates) a secret to every stream watching it. */
+export class FakeSds extends FakeXds<Stream> {
+  readonly #secrets = new Map<string, Json>();
+  #version = 0;
+
+  constructor() {
+    super();
+    this.server.addService(serviceClients().sds.service, {
+      StreamSecrets: (call: Call) => {
+        const s: Stream = { call, names: [], nonce: 0 };
+        this.serve(s, (req) => {
+          const names = [...req.resource_names].sort();
+          if (!s.nonce || names.join() !== s.names.join()) {
+            s.names = names;
+            this.#send(s);
+          }
+        });
+      },
+    });
+  }
+
   /** Publishes `secret` (tls.v3.Secret JSON with `name`) and pushes it to watching streams. */
   set(secret: Json): void {
     this.#secrets.set(String(secret.name), secret);
     this.#version++;
-    for (const s of this.#streams) if (s.names.includes(String(secret.name))) this.#send(s);
+    for (const s of this.streams) if (s.names.includes(String(secret.name))) this.#send(s);
   }
 
   #send(s: Stream): void {
@@ -81,61 +101,41 @@ export class FakeSds {
       nonce: String(++s.nonce),
     });
   }
+}
 
-  /** Stops the server. */
-  close(): void {
-    for (const s of this.#streams) s.call.end();
-    this.server.forceShutdown();
-  }
+interface AdsStream {
+  call: Call;
+  subscribed: Set<string>;
+  nonce: number;
 }
 
 /** ADS fake: `set(typeUrl, resources)` publishes a new state of the world for that type. */
-export class FakeAds {
-  readonly server = new grpc.Server();
-  readonly requests: SeenRequest[] = [];
+export class FakeAds extends FakeXds<AdsStream> {
   readonly #state = new Map<string, { version: number; resources: Json[] }>();
-  readonly #streams = new Set<{
-    call: grpc.ServerDuplexStream<SeenRequest, unknown>;
-    subscribed: Set<string>;
-    nonce: number;
-  }>();
 
   constructor() {
+    super();
     this.server.addService(serviceClients().ads.service, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<SeenRequest, unknown>) => {
-        const s = { call, subscribed: new Set<string>(), nonce: 0 };
-        this.#streams.add(s);
-        call.on('data', (req: SeenRequest) => {
-          this.requests.push(req);
+      StreamAggregatedResources: (call: Call) => {
+        const s: AdsStream = { call, subscribed: new Set<string>(), nonce: 0 };
+        this.serve(s, (req) => {
           if (!s.subscribed.has(req.type_url)) {
             s.subscribed.add(req.type_url);
             this.#send(s, req.type_url);
           }
         });
-        call.on('end', () => call.end());
-        call.on('close', () => this.#streams.delete(s));
-        call.on('error', () => this.#streams.delete(s));
       },
     });
-  }
-
-  /** Binds to a unix socket path. */
-  listen(socketPath: string): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
   }
 
   /** Publishes a state of the world for `typeUrl`. */
   set(typeUrl: string, resources: Json[]): void {
     const cur = this.#state.get(typeUrl);
     this.#state.set(typeUrl, { version: (cur?.version ?? 0) + 1, resources });
-    for (const s of this.#streams) if (s.subscribed.has(typeUrl)) this.#send(s, typeUrl);
+    for (const s of this.streams) if (s.subscribed.has(typeUrl)) this.#send(s, typeUrl);
   }
 
-  #send(s: { call: grpc.ServerDuplexStream<SeenRequest, unknown>; nonce: number }, typeUrl: string): void {
+  #send(s: AdsStream, typeUrl: string): void {
     const st = this.#state.get(typeUrl);
     if (!st) return;
     s.call.write({
@@ -144,11 +144,5 @@ export class FakeAds {
       type_url: typeUrl,
       nonce: String(++s.nonce),
     });
-  }
-
-  /** Stops the server. */
-  close(): void {
-    for (const s of this.#streams) s.call.end();
-    this.server.forceShutdown();
   }
 }

@@ -14,6 +14,13 @@ import {
   mintX509Svid,
 } from '../../../src/spiffe/index.js';
 
+/** SPIFFE ID of proxy A's SVID ({@link TestPki.a}). */
+export const A_ID = 'spiffe://example.org/ns/default/sa/a';
+/** SPIFFE ID of proxy B's SVID ({@link TestPki.b}). */
+export const B_ID = 'spiffe://example.org/ns/default/sa/b';
+/** The trust domain of {@link TestPki.ca}, as a SPIFFE ID. */
+export const TD = 'spiffe://example.org';
+
 /** Paths of one certificate + key pair (PEM). */
 export interface PemPair {
   cert: string;
@@ -102,16 +109,16 @@ export async function makePki(dir: string): Promise<TestPki> {
     ca: write('ca.pem', ca.cert.toString()),
     otherCa: write('other-ca.pem', other.cert.toString()),
     wrongCa: write('wrong-ca.pem', wrong.cert.toString()),
-    a: leaf('a', 'spiffe://example.org/ns/default/sa/a', ca),
-    b: leaf('b', 'spiffe://example.org/ns/default/sa/b', ca),
-    b2: leaf('b2', 'spiffe://example.org/ns/default/sa/b', ca),
-    wrongCaLeaf: leaf('wrong-ca-leaf', 'spiffe://example.org/ns/default/sa/a', wrong),
+    a: leaf('a', A_ID, ca),
+    b: leaf('b', B_ID, ca),
+    b2: leaf('b2', B_ID, ca),
+    wrongCaLeaf: leaf('wrong-ca-leaf', A_ID, wrong),
     wrongSan: leaf('wrong-san', 'spiffe://example.org/ns/default/sa/mallory', ca),
-    expired: leaf('expired', 'spiffe://example.org/ns/default/sa/a', ca, {
+    expired: leaf('expired', A_ID, ca, {
       now: new Date(Date.now() - 2 * 86400_000),
       ttlSeconds: 3600,
     }),
-    notYetValid: leaf('not-yet-valid', 'spiffe://example.org/ns/default/sa/a', ca, {
+    notYetValid: leaf('not-yet-valid', A_ID, ca, {
       now: new Date(Date.now() + 2 * 86400_000),
       ttlSeconds: 3600,
     }),
