@@ -69,6 +69,27 @@ export function parseAppMeshArn(arn: string): AppMeshArn | undefined {
   return out;
 }
 
+/** `<kind>\0<namespace>/<name>`: an object's identity across builds. */
+function identity(r: MeshResource): string {
+  return `${r.kind}\u0000${nsName(r.metadata.namespace, r.metadata.name)}`;
+}
+
+/** Membership outcome of one input object: the admitted copy, or the issue that kept it out. */
+interface Admission {
+  input: SourcedResource;
+  /** `input.origin` when the outcome was decided (the store replaces it when an object moves in its file). */
+  origin: ResourceOrigin | undefined;
+  admitted?: SourcedResource;
+  issue?: ValidationIssue;
+}
+
+/** Reference issues of one admitted object and the objects (`identity`, or `<kind>\0*`) the check read. */
+interface ReferenceCheck {
+  resource: MeshResource;
+  reads: string[];
+  issues: ValidationIssue[];
+}
+
 /** The validated mesh: admitted objects by kind, plus every issue found. Build with {@link buildMeshState}. */
 export class MeshState {
   /** Cross-object errors and warnings, located when origins were given. */
@@ -78,6 +99,10 @@ export class MeshState {
   readonly #sorted = new Map<KindName, SourcedResource[]>();
   #awsNames: Map<string, MeshResource> | undefined;
   #podSelectors: { nodes: SelectorIndex<VirtualNode>; gateways: SelectorIndex<VirtualGateway> } | undefined;
+  /** @internal per input object: its membership outcome, reused by the next build while it is unchanged. */
+  readonly admissions = new Map<string, Admission>();
+  /** @internal per admitted object: its reference check, reused while it and what it read are unchanged. */
+  readonly referenceChecks = new Map<string, ReferenceCheck>();
 
   /** @internal use {@link buildMeshState}. */
   constructor() {
@@ -108,6 +133,22 @@ export class MeshState {
       this.#podSelectors = { nodes, gateways };
     }
     return this.#podSelectors;
+  }
+
+  /**
+   * @internal Identities of the objects of `kinds` that differ from `previous` (added, removed or
+   * replaced), plus `<kind>\0*` for each kind with such a difference.
+   */
+  changedSince(previous: MeshState, kinds: readonly KindName[]): Set<string> {
+    const changed = new Set<string>();
+    for (const kind of kinds) {
+      const now = this.#byKind.get(kind)!;
+      const before = previous.#byKind.get(kind)!;
+      const mark = (key: string) => changed.add(`${kind}\u0000${key}`).add(`${kind}\u0000*`);
+      for (const [key, e] of now) if (before.get(key)?.resource !== e.resource) mark(key);
+      for (const key of before.keys()) if (!now.has(key)) mark(key);
+    }
+    return changed;
   }
 
   /** @internal */
@@ -263,8 +304,13 @@ export class MeshState {
  * (later duplicates replace earlier ones). Input resources are not modified: admitted App Mesh objects
  * are shallow copies (object and `spec`) with `spec.meshRef` (and GatewayRoute `spec.virtualGatewayRef`)
  * filled in; nested values are shared with the inputs, so treat everything in the state as read-only.
+ *
+ * With `previous` (the state built from the same source before an edit), work whose inputs did not
+ * change is reused: an object's membership while it (same object and origin), the meshes and the
+ * namespaces are unchanged; its reference issues while it and every object the check read are
+ * unchanged. The result is the same as a build without `previous`.
  */
-export function buildMeshState(entries: Iterable<SourcedResource>): MeshState {
+export function buildMeshState(entries: Iterable<SourcedResource>, previous?: MeshState): MeshState {
   const state = new MeshState();
   const report = (
     entry: SourcedResource,
@@ -279,33 +325,26 @@ export function buildMeshState(entries: Iterable<SourcedResource>): MeshState {
     else pending.push(entry);
   }
   const meshes = state.list('Mesh');
+  // Membership reads only meshes and namespace labels: while those are the previous build's, so are the
+  // outcomes of the objects that did not change.
+  const reuse =
+    previous && state.changedSince(previous, ['Mesh', 'Namespace']).size === 0 ? previous : undefined;
 
   // Mesh membership: exactly one mesh must select the object's namespace (§a.0).
   const admitted: SourcedResource[] = [];
   for (const entry of pending) {
-    const ns = entry.resource.metadata.namespace!;
-    const labels = state.namespaceLabels(ns);
-    const matching = meshes.filter((m) => selectorMatches(m.spec.namespaceSelector, labels));
-    if (matching.length !== 1) {
-      report(
-        entry,
-        'TM_ERR_MESH_MEMBERSHIP',
-        ['metadata', 'namespace'],
-        matching.length === 0
-          ? `failed to find matching mesh for namespace: ${ns}, expecting 1 but found 0`
-          : `found multiple matching meshes for namespace: ${ns}, expecting 1 but found ${matching.length}: ${matching.map((m) => m.metadata.name).join(',')}`,
-      );
-      continue;
-    }
-    const mesh = matching[0]!;
-    // Only spec.meshRef (and, for gateway routes, spec.virtualGatewayRef) are set: a shallow copy of the
-    // object and its spec keeps the input untouched without copying the whole tree on every snapshot.
-    const source = entry.resource as MeshResource & { spec: object };
-    const resource = {
-      ...source,
-      spec: { ...source.spec, meshRef: { name: mesh.metadata.name, uid: mesh.metadata.uid ?? '' } },
-    } as MeshResource;
-    admitted.push({ ...entry, resource });
+    const id = identity(entry.resource);
+    let admission = reuse?.admissions.get(id);
+    // A gateway route's copy is written by matchGatewayRoutes, so each build makes its own.
+    if (
+      admission?.input.resource !== entry.resource ||
+      admission.origin !== entry.origin ||
+      entry.resource.kind === 'GatewayRoute'
+    )
+      admission = admit(entry, state, meshes);
+    state.admissions.set(id, admission);
+    if (admission.issue) state.issues.push(admission.issue);
+    else admitted.push(admission.admitted!);
   }
 
   // awsNames are unique per mesh and kind (App Mesh names objects by them).
@@ -331,9 +370,42 @@ export function buildMeshState(entries: Iterable<SourcedResource>): MeshState {
   }
 
   matchGatewayRoutes(state, report);
-  checkReferences(state, report);
+  checkReferences(state, report, reuse);
   matchPods(state, report);
   return state;
+}
+
+/** Decides the mesh of one namespaced App Mesh object (§a.0); does not touch `state`. */
+function admit(entry: SourcedResource, state: MeshState, meshes: Mesh[]): Admission {
+  const out: Admission = { input: entry, origin: entry.origin };
+  const ns = entry.resource.metadata.namespace!;
+  const labels = state.namespaceLabels(ns);
+  const matching = meshes.filter((m) => selectorMatches(m.spec.namespaceSelector, labels));
+  if (matching.length !== 1) {
+    out.issue = locateIssue(
+      issue(
+        'error',
+        'TM_ERR_MESH_MEMBERSHIP',
+        ['metadata', 'namespace'],
+        matching.length === 0
+          ? `failed to find matching mesh for namespace: ${ns}, expecting 1 but found 0`
+          : `found multiple matching meshes for namespace: ${ns}, expecting 1 but found ${matching.length}: ${matching.map((m) => m.metadata.name).join(',')}`,
+        entry.resource,
+      ),
+      entry.origin,
+    );
+    return out;
+  }
+  const mesh = matching[0]!;
+  // Only spec.meshRef (and, for gateway routes, spec.virtualGatewayRef) are set: a shallow copy of the
+  // object and its spec keeps the input untouched without copying the whole tree on every snapshot.
+  const source = entry.resource as MeshResource & { spec: object };
+  const resource = {
+    ...source,
+    spec: { ...source.spec, meshRef: { name: mesh.metadata.name, uid: mesh.metadata.uid ?? '' } },
+  } as MeshResource;
+  out.admitted = { ...entry, resource };
+  return out;
 }
 
 type Report = (
@@ -389,8 +461,38 @@ function matchGatewayRoutes(state: MeshState, report: Report): void {
   }
 }
 
-/** Every reference must name an admitted object of the same mesh; dangling ones are errors, the object stays. */
-function checkReferences(state: MeshState, report: Report): void {
+/** Kinds whose objects a reference check reads (besides meshes, whose change rebuilds everything). */
+const REFERENCED_KINDS = ['VirtualNode', 'VirtualService', 'VirtualRouter', 'BackendGroup'] as const;
+
+/**
+ * Every reference must name an admitted object of the same mesh; dangling ones are errors, the object
+ * stays. With `previous`, an object's earlier check is reused while it and the objects it read are unchanged.
+ */
+function checkReferences(state: MeshState, report: Report, previous: MeshState | undefined): void {
+  const changed = previous ? state.changedSince(previous, REFERENCED_KINDS) : undefined;
+  let reads = new Set<string>();
+  const read = (kind: string, ref: { name: string; namespace?: string } | undefined) =>
+    reads.add(ref ? `${kind}\u0000${nsName(ref.namespace, ref.name)}` : `${kind}\u0000*`);
+  const resolveVirtualNode = (ref: Parameters<MeshState['resolveVirtualNode']>[0]) => {
+    read('VirtualNode', ref.virtualNodeRef);
+    return state.resolveVirtualNode(ref);
+  };
+  const resolveVirtualService = (ref: Parameters<MeshState['resolveVirtualService']>[0]) => {
+    read('VirtualService', ref.virtualServiceRef);
+    return state.resolveVirtualService(ref);
+  };
+  const resolveVirtualRouter = (ref: Parameters<MeshState['resolveVirtualRouter']>[0]) => {
+    read('VirtualRouter', ref.virtualRouterRef);
+    return state.resolveVirtualRouter(ref);
+  };
+  const get = <K extends 'BackendGroup' | 'VirtualService'>(
+    kind: K,
+    namespace: string | undefined,
+    name: string,
+  ) => {
+    read(kind, { name, ...(namespace !== undefined ? { namespace } : {}) });
+    return state.get(kind, namespace, name);
+  };
   const sameMesh = (from: MeshResource, to: MeshResource | undefined) =>
     !to || state.meshOf(from)?.metadata.name === state.meshOf(to)?.metadata.name;
   const check = (
@@ -411,8 +513,27 @@ function checkReferences(state: MeshState, report: Report): void {
   };
   const refText = (ref: { name: string; namespace?: string } | undefined, arn: string | undefined) =>
     ref ? nsName(ref.namespace, ref.name) : (arn ?? '?');
+  const each = (kind: KindName, checkEntry: (entry: SourcedResource) => void) => {
+    for (const entry of state.entries(kind)) {
+      const id = identity(entry.resource);
+      const before = previous?.referenceChecks.get(id);
+      if (before?.resource === entry.resource && !before.reads.some((k) => changed!.has(k))) {
+        state.referenceChecks.set(id, before);
+        state.issues.push(...before.issues);
+        continue;
+      }
+      reads = new Set();
+      const first = state.issues.length;
+      checkEntry(entry);
+      state.referenceChecks.set(id, {
+        resource: entry.resource,
+        reads: [...reads],
+        issues: state.issues.slice(first),
+      });
+    }
+  };
 
-  for (const entry of state.entries('VirtualNode')) {
+  each('VirtualNode', (entry) => {
     const vn = entry.resource as VirtualNode;
     (vn.spec.backends ?? []).forEach((b, i) => {
       const vs = b.virtualService;
@@ -420,7 +541,7 @@ function checkReferences(state: MeshState, report: Report): void {
         entry,
         ['spec', 'backends', i, 'virtualService'],
         'VirtualService',
-        state.resolveVirtualService(vs),
+        resolveVirtualService(vs),
         refText(vs.virtualServiceRef, vs.virtualServiceARN),
       );
     });
@@ -430,19 +551,19 @@ function checkReferences(state: MeshState, report: Report): void {
           entry,
           ['spec', 'backendGroups', i],
           'BackendGroup',
-          state.get('BackendGroup', g.namespace, g.name),
+          get('BackendGroup', g.namespace, g.name),
           refText(g, undefined),
         );
     });
-  }
-  for (const entry of state.entries('VirtualService')) {
+  });
+  each('VirtualService', (entry) => {
     const p = (entry.resource as VirtualService).spec.provider;
     if (p?.virtualNode)
       check(
         entry,
         ['spec', 'provider', 'virtualNode'],
         'VirtualNode',
-        state.resolveVirtualNode(p.virtualNode),
+        resolveVirtualNode(p.virtualNode),
         refText(p.virtualNode.virtualNodeRef, p.virtualNode.virtualNodeARN),
       );
     if (p?.virtualRouter)
@@ -450,17 +571,17 @@ function checkReferences(state: MeshState, report: Report): void {
         entry,
         ['spec', 'provider', 'virtualRouter'],
         'VirtualRouter',
-        state.resolveVirtualRouter(p.virtualRouter),
+        resolveVirtualRouter(p.virtualRouter),
         refText(p.virtualRouter.virtualRouterRef, p.virtualRouter.virtualRouterARN),
       );
-  }
-  for (const entry of state.entries('VirtualRouter')) {
+  });
+  each('VirtualRouter', (entry) => {
     (entry.resource as VirtualRouter).spec.routes?.forEach((r, i) => {
       const type = (['httpRoute', 'http2Route', 'grpcRoute', 'tcpRoute'] as const).find((t) => r[t])!;
       const protocol = { httpRoute: 'http', http2Route: 'http2', grpcRoute: 'grpc', tcpRoute: 'tcp' }[type];
       r[type]!.action.weightedTargets.forEach((t, j) => {
         const path = ['spec', 'routes', i, type, 'action', 'weightedTargets', j];
-        const vn = state.resolveVirtualNode(t);
+        const vn = resolveVirtualNode(t);
         check(entry, path, 'VirtualNode', vn, refText(t.virtualNodeRef, t.virtualNodeARN));
         const listeners = vn?.spec.listeners ?? [];
         const served = listeners.filter((l) => t.port === undefined || l.portMapping.port === t.port);
@@ -474,8 +595,8 @@ function checkReferences(state: MeshState, report: Report): void {
         }
       });
     });
-  }
-  for (const entry of state.entries('GatewayRoute')) {
+  });
+  each('GatewayRoute', (entry) => {
     const gr = entry.resource as ResourceOf<'GatewayRoute'>;
     for (const type of ['httpRoute', 'http2Route', 'grpcRoute'] as const) {
       const vs = gr.spec[type]?.action.target.virtualService;
@@ -484,22 +605,22 @@ function checkReferences(state: MeshState, report: Report): void {
           entry,
           ['spec', type, 'action', 'target', 'virtualService'],
           'VirtualService',
-          state.resolveVirtualService(vs),
+          resolveVirtualService(vs),
           refText(vs.virtualServiceRef, vs.virtualServiceARN),
         );
     }
-  }
-  for (const entry of state.entries('BackendGroup')) {
+  });
+  each('BackendGroup', (entry) => {
     (entry.resource as ResourceOf<'BackendGroup'>).spec.virtualservices?.forEach((v, i) =>
       check(
         entry,
         ['spec', 'virtualservices', i],
         'VirtualService',
-        state.get('VirtualService', v.namespace, v.name),
+        get('VirtualService', v.namespace, v.name),
         refText(v, undefined),
       ),
     );
-  }
+  });
 }
 
 /** Pod ↔ virtual node / gateway matching and the sidecar injector's rules (§a.0, §c.4), for Pods and Deployment templates. */

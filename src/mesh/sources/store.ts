@@ -119,6 +119,8 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
   /** Objects sorted by key and the last snapshot, both dropped on every write. */
   #sorted: StoredResource[] | undefined;
   #snapshot: MeshState | undefined;
+  /** The last snapshot built, whose unchanged parts the next build reuses. */
+  #lastSnapshot: MeshState | undefined;
   readonly #rejections = new Map<ResourceKey, ValidationIssue[]>();
   readonly #parse: ParseOptions;
 
@@ -245,10 +247,14 @@ export class ResourceStore extends EventEmitter<ResourceStoreEvents> {
 
   /**
    * The mesh state (cross-object rules) of the current contents; see `buildMeshState`. Built once per
-   * revision: callers at the same revision share one (read-only) state.
+   * revision: callers at the same revision share one (read-only) state. Each build reuses what the edits
+   * since the last one left unchanged.
    */
   snapshot(): MeshState {
-    this.#snapshot ??= buildMeshState(this.list());
+    if (!this.#snapshot) {
+      this.#snapshot = buildMeshState(this.list(), this.#lastSnapshot);
+      this.#lastSnapshot = this.#snapshot;
+    }
     return this.#snapshot;
   }
 
