@@ -144,7 +144,13 @@ export class NodeExchange implements Exchange {
   readonly #req: DownReq;
   readonly #res: DownRes;
 
-  constructor(req: DownReq, res: DownRes, info: DownstreamInfo) {
+  /** `target` overrides `:path`/`:authority` (an HTTP/1.1 absolute-form target, see requestTarget). */
+  constructor(
+    req: DownReq,
+    res: DownRes,
+    info: DownstreamInfo,
+    target?: { path: string; authority: string },
+  ) {
     this.#req = req;
     this.#res = res;
     this.info = info;
@@ -152,9 +158,10 @@ export class NodeExchange implements Exchange {
     this.h2 = req.httpVersionMajor === 2;
     this.httpVersion = req.httpVersion;
     this.method = req.method ?? 'GET';
-    this.path = req.url ?? '/';
     const h = req.headers;
-    this.authority = ((this.h2 ? h[':authority'] : undefined) ?? h.host ?? '') as string;
+    this.path = target?.path ?? req.url ?? '/';
+    this.authority =
+      target?.authority ?? (((this.h2 ? h[':authority'] : undefined) ?? h.host ?? '') as string);
     this.grpc = isGrpc(h['content-type']);
     const cl = h['content-length'];
     this.contentLength = cl === undefined ? -1 : Number(cl);

@@ -206,6 +206,33 @@ function classify(name: string, value: string, head: H1Head, request: boolean): 
   }
 }
 
+/** Envoy's default `max_headers_count` (HttpProtocolOptions): a request with more header fields
+ * gets 431 on HTTP/1.1. */
+export const MAX_REQUEST_HEADERS = 100;
+
+/** An absolute-form target: scheme, authority (no userinfo), then path and query. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#@]+)([^#]*)$/i;
+
+/**
+ * The `:path` and `:authority` of an HTTP/1.1 request (RFC 9112 §3.2): origin-form and OPTIONS `*`
+ * keep the Host header; absolute-form replaces it with the target's authority, as a proxy must
+ * (RFC 9112 §3.2.2; Envoy's `allow_absolute_url`, on by default). Not for CONNECT (authority-form).
+ * Throws H1ParseError 400 for any other target.
+ */
+export function requestTarget(
+  method: string,
+  target: string,
+  host: string,
+): { path: string; authority: string } {
+  const c = target.charCodeAt(0);
+  if (c === 47 || (c === 42 && target.length === 1 && method === 'OPTIONS'))
+    return { path: target, authority: host };
+  const m = ABSOLUTE_FORM.exec(target);
+  if (!m) throw new H1ParseError(400, 'invalid request target');
+  const rest = m[2]!;
+  return { path: rest.charCodeAt(0) === 47 ? rest : `/${rest}`, authority: m[1]! };
+}
+
 /**
  * Decodes a chunked body (RFC 9112 §7.1) incrementally. {@link feed} hands data slices to `onData`
  * and returns where the body (trailers included) ended, or -1 when it needs more bytes. Partial

@@ -6,7 +6,8 @@
  * every feature keeps its one implementation.
  *
  * Envoy semantics kept here (source/common/http/http1/codec_impl.cc, conn_manager_impl.cc):
- * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb → 431;
+ * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb or with
+ * more than max_headers_count fields → 431; an absolute-form target routes by its own authority;
  * a head not complete within request_headers_timeout → 408; two Host headers → 400; an upgrade
  * without upgrade_configs → 403 (`upgrade_failed`); CONNECT → 404, as no route without a
  * connect_matcher matches it (Envoy FAQ "Why is Envoy sending 404s to CONNECT requests?"), and the
@@ -15,7 +16,14 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { H1ParseError, headEnd, parseRequestHead, type H1Head } from './h1codec.js';
+import {
+  H1ParseError,
+  MAX_REQUEST_HEADERS,
+  headEnd,
+  parseRequestHead,
+  requestTarget,
+  type H1Head,
+} from './h1codec.js';
 import { toObject } from './h1upstream.js';
 import { HOP_BY_HOP, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
@@ -94,6 +102,7 @@ export class H1ServerConnection {
   #next(buf: Buffer): boolean {
     let head: H1Head;
     let end: number;
+    let target: { path: string; authority: string } | undefined;
     try {
       end = headEnd(buf, 0, this.#opts.maxHeaderBytes);
       if (end < 0) {
@@ -102,13 +111,16 @@ export class H1ServerConnection {
       }
       head = parseRequestHead(buf, 0, end);
       if (head.hosts > 1) throw new H1ParseError(400, 'more than one Host header');
+      if (head.headers.length > 2 * MAX_REQUEST_HEADERS)
+        throw new H1ParseError(431, 'more header fields than max_headers_count');
+      if (head.method !== 'CONNECT') target = requestTarget(head.method, head.target, hostOf(head));
     } catch (err) {
       this.#refuse(err instanceof H1ParseError ? err.status : 400, 'protocol');
       return false;
     }
     clearTimeout(this.#headTimer);
     this.#headTimer = undefined;
-    if (head.method === 'CONNECT') {
+    if (!target) {
       this.#refuse(404, 'connect');
       return false;
     }
@@ -127,7 +139,7 @@ export class H1ServerConnection {
       return false;
     }
     this.#buf = end < buf.length ? buf.subarray(end) : undefined;
-    const ex = new FastExchange(this, head, this.#info);
+    const ex = new FastExchange(this, head, target, this.#info);
     this.#ex = ex;
     try {
       this.#host.dispatch(ex);
@@ -199,6 +211,13 @@ export class H1ServerConnection {
   };
 }
 
+/** The Host header's value ('' when absent). */
+function hostOf(head: H1Head): string {
+  const h = head.headers;
+  for (let i = 0; i < h.length; i += 2) if (h[i] === 'host') return h[i + 1]!;
+  return '';
+}
+
 /** Statuses and methods whose responses carry no body (RFC 9110 §6.4.1). */
 function bodiless(status: number, method: string): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
@@ -228,22 +247,23 @@ class FastExchange implements Exchange {
   #onFinish: (() => void) | undefined;
   #onClose: (() => void) | undefined;
 
-  constructor(conn: H1ServerConnection, head: H1Head, info: DownstreamInfo) {
+  constructor(
+    conn: H1ServerConnection,
+    head: H1Head,
+    target: { path: string; authority: string },
+    info: DownstreamInfo,
+  ) {
     this.#conn = conn;
     this.method = head.method;
-    this.path = head.target;
+    this.path = target.path;
+    this.authority = target.authority;
     this.rawHeaders = head.headers;
     this.info = info;
     this.scheme = info.tls ? 'https' : 'http';
     this.#close = head.close;
-    let authority = '';
     let grpc = false;
     const h = head.headers;
-    for (let i = 0; i < h.length; i += 2) {
-      if (h[i] === 'host') authority = h[i + 1]!;
-      else if (h[i] === 'content-type') grpc = isGrpc(h[i + 1]);
-    }
-    this.authority = authority;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === 'content-type') grpc = isGrpc(h[i + 1]);
     this.grpc = grpc;
   }
 

@@ -17,6 +17,7 @@ import { Duplex } from 'node:stream';
 import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry } from './config.js';
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
+import { H1ParseError, MAX_REQUEST_HEADERS, requestTarget } from './h1codec.js';
 import type { UpstreamSink } from './h1upstream.js';
 import {
   H1ServerConnection,
@@ -234,18 +235,28 @@ export class HttpConnectionManager {
   }
 
   #onRequest(req: DownReq, res: DownRes): void {
-    if (req.httpVersionMajor === 1 && hostCount(req.rawHeaders) > 1) {
-      // Two Host headers make the authority ambiguous (RFC 9112 §3.2): 400, as the lean codec.
+    if (req.httpVersionMajor === 2) {
+      const info = this.#info.get((req as http2.Http2ServerRequest).stream.session!) ?? NO_INFO;
+      this.dispatch(new NodeExchange(req, res, info));
+      return;
+    }
+    // The lean codec's head rules, for the requests it hands to node:http (see h1server.ts).
+    let target: { path: string; authority: string };
+    try {
+      // Two Host headers make the authority ambiguous (RFC 9112 §3.2).
+      if (hostCount(req.rawHeaders) > 1) throw new H1ParseError(400, 'more than one Host header');
+      // node:http keeps up to 2000 fields, so a count past Envoy's limit is still seen.
+      if (req.rawHeaders.length > 2 * MAX_REQUEST_HEADERS)
+        throw new H1ParseError(431, 'more header fields than max_headers_count');
+      target = requestTarget(req.method ?? 'GET', req.url ?? '', req.headers.host ?? '');
+    } catch (err) {
       this.#localError('protocol');
-      (res as http.ServerResponse).writeHead(400, { 'content-length': 0, connection: 'close' }).end();
+      const status = (err as H1ParseError).status;
+      (res as http.ServerResponse).writeHead(status, { 'content-length': 0, connection: 'close' }).end();
       req.resume();
       return;
     }
-    const info =
-      (req.httpVersionMajor === 2
-        ? this.#info.get((req as http2.Http2ServerRequest).stream.session!)
-        : this.#info.get(req.socket)) ?? NO_INFO;
-    this.dispatch(new NodeExchange(req, res, info));
+    this.dispatch(new NodeExchange(req, res, this.#info.get(req.socket) ?? NO_INFO, target));
   }
 
   /** Routes one request and forwards it (or answers locally), counting Envoy's stats. */

@@ -1,0 +1,225 @@
+/**
+ * Hostile input against the lean HTTP/1.1 codec, through a real proxy process: raw downstream bytes
+ * a request smuggler would send, and a raw net.Server upstream that misframes its responses. Every
+ * row checks the Envoy answer and that the proxy keeps serving (no desync, no crash).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } from './support/envoy.js';
+
+let dir: string;
+let upstream: net.Server;
+const upstreamSockets = new Set<net.Socket>();
+let proxy: ProxyProcess;
+let port: number;
+
+/** What the hostile upstream answers per request path (bytes written, then `close` or not). */
+const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
+  '/ok': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' },
+  '/two': {
+    bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil',
+  },
+  '/interim-close': { bytes: 'HTTP/1.1 100 Continue\r\n\r\n', close: true },
+  '/none': { bytes: '', close: true },
+  '/short': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n' },
+  '/long': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok', close: true },
+  '/te-cl': {
+    bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+  },
+  '/cl-list': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2,2\r\n\r\nok' },
+  '/overflow': { bytes: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffff\r\nok' },
+  '/nul': { bytes: 'HTTP/1.1 200 OK\r\nx-a: a\0b\r\ncontent-length: 2\r\n\r\nok' },
+  '/head': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n' },
+  '/204': { bytes: 'HTTP/1.1 204 No Content\r\n\r\njunkHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil' },
+  '/304': { bytes: 'HTTP/1.1 304 Not Modified\r\ncontent-length: 4\r\n\r\n' },
+  '/ext': { bytes: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2;a=b\r\nok\r\n0\r\n\r\n' },
+  '/big': { bytes: `HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n${'x'.repeat(65536)}` },
+};
+
+/** Sends raw bytes (a string, or segments written one per tick); resolves with everything
+ * received until the proxy closes or `ms` passes. */
+function raw(bytes: string | string[], ms = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      if (typeof bytes === 'string') s.write(bytes);
+      else {
+        const next = (i: number): void => {
+          if (i < bytes.length && !s.destroyed) s.write(bytes[i]!, () => setImmediate(next, i + 1));
+        };
+        next(0);
+      }
+    });
+    let out = '';
+    s.setEncoding('latin1').on('data', (d: string) => (out += d));
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+    setTimeout(() => s.destroy(), ms).unref();
+  });
+}
+
+function statuses(answer: string): number[] {
+  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+const get = (p: string, extra = ''): string => `GET ${p} HTTP/1.1\r\nHost: bad.local\r\n${extra}\r\n`;
+const last = (p: string): string => get(p, 'Connection: close\r\n');
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-h1bad-'));
+  upstream = net.createServer((s) => {
+    upstreamSockets.add(s);
+    s.on('close', () => upstreamSockets.delete(s));
+    s.on('error', () => {});
+    let buf = '';
+    s.setEncoding('latin1').on('data', (d: string) => {
+      buf += d;
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const line = buf.slice(0, buf.indexOf('\r\n'));
+        buf = buf.slice(end + 4);
+        const target = line.split(' ')[1] ?? '';
+        const script = SCRIPTS[target] ?? {
+          bytes: `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(line)}\r\n\r\n${line}`,
+        };
+        if (script.close) s.end(script.bytes);
+        else s.write(script.bytes);
+      }
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const upPort = (upstream.address() as net.AddressInfo).port;
+  proxy = await startProxy(dir, 'h1bad', {
+    static_resources: {
+      listeners: [
+        plainListener(
+          'bad',
+          0,
+          hcm('bad', [
+            vhost('bad', ['bad.local'], [{ match: { prefix: '/' }, route: { cluster: 'hostile' } }]),
+          ]),
+        ),
+      ],
+      clusters: [cluster('hostile', [['127.0.0.1', upPort]])],
+    },
+  });
+  port = proxy.listeners.bad!;
+});
+
+after(async () => {
+  await proxy?.stop();
+  for (const s of upstreamSockets) s.destroy();
+  upstream?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('downstream smuggling shapes are refused with 400/501 and the connection closes', async () => {
+  const rows: [string, number][] = [
+    ['POST / HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 1,1\r\n\r\na', 400],
+    ['POST / HTTP/1.1\r\nHost: bad.local\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 501],
+    ['POST / HTTP/1.1\r\nHost: bad.local\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\n0\n\n', 400],
+    ['GET / HTTP/1.1\r\nHost: bad.local\r\nX-A: a\0b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: bad.local\r\nX-A: a\x01b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: bad.local\r\nX-A : b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: bad.local\r\nX@A: b\r\n\r\n', 400],
+    ['GET / HTTP/1.1\r\nHost: bad.local\r\n: b\r\n\r\n', 400],
+    ['GET bad.local/x HTTP/1.1\r\nHost: bad.local\r\n\r\n', 400],
+    [get('/', `x-big: ${'a'.repeat(61 * 1024)}\r\n`), 431],
+  ];
+  for (const [bytes, status] of rows) {
+    const answer = await raw(bytes);
+    assert.deepEqual(statuses(answer), [status], JSON.stringify(bytes.slice(0, 120)));
+    assert.match(answer, /connection: close/i);
+  }
+});
+
+test('more than max_headers_count (100) header fields: 431 from both HTTP/1.1 codecs', async () => {
+  const fields = (n: number): string => Array.from({ length: n }, (_, i) => `x-h${i}: v\r\n`).join('');
+  // Host, Connection and 98 more: 100 fields is within the limit.
+  assert.deepEqual(statuses(await raw(last('/hundred').replace('\r\n\r\n', `\r\n${fields(98)}\r\n`))), [200]);
+  assert.deepEqual(statuses(await raw(get('/', fields(100)))), [431], 'lean codec');
+  const withBody = `POST / HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 1\r\n${fields(100)}\r\na`;
+  assert.deepEqual(statuses(await raw(withBody)), [431], 'node:http fallback');
+});
+
+test('absolute-form targets route by their own authority, not the Host header (RFC 9112 §3.2.2)', async () => {
+  for (const codec of ['lean', 'fallback']) {
+    const body = codec === 'lean' ? '' : 'Content-Length: 0\r\nX-Pad: 1\r\n';
+    // The fallback serves requests with a body; CL 0 stays on the lean path, so send HTTP/1.0.
+    const version = codec === 'lean' ? 'HTTP/1.1' : 'HTTP/1.0';
+    const req = (uri: string, host: string): string =>
+      `GET ${uri} ${version}\r\nHost: ${host}\r\n${body}Connection: close\r\n\r\n`;
+    const hit = await raw(req('http://bad.local/abs?q=1', 'other.local'));
+    assert.deepEqual(statuses(hit), [200], `${codec}: routed by the URI's authority`);
+    assert.match(hit, /GET \/abs\?q=1 HTTP\/1\.1$/, `${codec}: origin-form path upstream`);
+    const miss = await raw(req('http://other.local/abs', 'bad.local'));
+    assert.deepEqual(statuses(miss), [404], `${codec}: the Host header does not pick the virtual host`);
+  }
+});
+
+test('pipelined: the 1st request is answered, then the malformed 2nd gets 400 and the close', async () => {
+  const answer = await raw(
+    get('/first') + 'GET / HTTP/1.1\r\nHost: bad.local\r\nBad Name: a\r\n\r\n' + last('/x'),
+  );
+  assert.deepEqual(statuses(answer), [200, 400]);
+  assert.match(answer, /GET \/first HTTP\/1\.1HTTP\/1\.1 400 /);
+});
+
+test('requests split byte by byte parse like whole ones', async () => {
+  assert.match(await raw([...last('/split')]), /^HTTP\/1\.1 200 [^]*GET \/split HTTP\/1\.1$/);
+  const post = 'POST /sp HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc';
+  assert.deepEqual(statuses(await raw([...post])), [200]);
+});
+
+test('a hostile upstream never desyncs the downstream connection', async () => {
+  const upstreamReset =
+    'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
+  const rows: [string, number[], RegExp | undefined][] = [
+    // Two responses to one request: the second is never read as the next request's answer.
+    [get('/two'), [200, 200], /\r\n\r\nokHTTP\/1\.1 200 [^]*GET \/after/],
+    [get('/interim-close'), [503, 200], new RegExp(upstreamReset)],
+    [get('/none'), [503, 200], new RegExp(upstreamReset)],
+    [get('/short'), [200, 200], /\r\n\r\nokHTTP\/1\.1 200 [^]*GET \/after/],
+    [get('/te-cl'), [503, 200], undefined],
+    [get('/cl-list'), [503, 200], undefined],
+    [get('/nul'), [503, 200], undefined],
+    [
+      'HEAD /head HTTP/1.1\r\nHost: bad.local\r\n\r\n',
+      [200, 200],
+      /content-length: 5\r\n\r\nHTTP\/1\.1 200 /,
+    ],
+    [get('/204'), [204, 200], /204 No Content\r\n\r\nHTTP\/1\.1 200 [^]*GET \/after/],
+    [get('/304'), [304, 200], /\r\n\r\nHTTP\/1\.1 200 [^]*GET \/after/],
+    [get('/ext'), [200, 200], /\r\n2\r\nok\r\n0\r\n\r\nHTTP\/1\.1 200 /],
+    ['POST /two HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 3\r\n\r\nabc', [200, 200], /GET \/after/],
+  ];
+  for (const [first, want, shape] of rows) {
+    const answer = await raw(first + last('/after'));
+    assert.deepEqual(statuses(answer), want, JSON.stringify(first));
+    assert.match(
+      answer,
+      /GET \/after HTTP\/1\.1$/,
+      `${JSON.stringify(first)}: the next request gets its own answer`,
+    );
+    if (shape) assert.match(answer, shape, JSON.stringify(first));
+  }
+  // A body shorter than its Content-Length, or a chunk size past 2^48: the downstream connection
+  // closes (nothing after the broken response could be framed).
+  for (const p of ['/long', '/overflow']) {
+    const answer = await raw(get(p) + last('/after'));
+    assert.doesNotMatch(answer, /GET \/after/, p);
+  }
+  assert.deepEqual(statuses(await raw(last('/ok'))), [200], 'still serving');
+});
+
+test('a client closing mid-response leaves the proxy serving', async () => {
+  await new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(get('/big')));
+    s.once('data', () => s.destroy());
+    s.on('close', () => resolve());
+    s.on('error', () => {});
+  });
+  assert.deepEqual(statuses(await raw(last('/ok'))), [200]);
+});
