@@ -467,9 +467,17 @@ class Forward {
           this.#scheduleRetry();
           return;
         }
+        // A malformed response head is a protocol error: 502 since Envoy 1.18
+        // (envoy.reloadable_features.return_502_for_upstream_protocol_errors, on by default).
+        const protocolError = err instanceof UpstreamError && err.cause instanceof H1ParseError;
+        const reason = connectFailure
+          ? 'connection failure'
+          : protocolError
+            ? 'protocol error'
+            : 'connection termination';
         this.#localReply(
-          503,
-          `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailure ? 'connection failure' : 'connection termination'}`,
+          protocolError ? 502 : 503,
+          `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
         );
       },
     };
