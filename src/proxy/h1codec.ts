@@ -62,13 +62,16 @@ const LFLF = Buffer.from('\n\n');
 
 /**
  * Finds the end of a message head in `buf` from `start`. Returns the index just past CRLFCRLF, or
- * -1 when the head is incomplete. Throws H1ParseError 431 when the head exceeds `limit` bytes.
+ * -1 when the head is incomplete. `scanned`: bytes from `start` an earlier call already searched
+ * (so a head arriving in many segments is scanned once, not once per segment). Throws
+ * H1ParseError 431 when the head exceeds `limit` bytes.
  */
-export function headEnd(buf: Buffer, start: number, limit: number): number {
-  const i = buf.indexOf(CRLFCRLF, start);
+export function headEnd(buf: Buffer, start: number, limit: number, scanned = 0): number {
+  const from = start + Math.max(0, scanned - 3);
+  const i = buf.indexOf(CRLFCRLF, from);
   if (i < 0) {
     // A head ended by bare LFs never completes; refuse it now rather than at the header timeout.
-    if (buf.indexOf(LFLF, start) >= 0) throw new H1ParseError(400, 'bare LF in header section');
+    if (buf.indexOf(LFLF, from) >= 0) throw new H1ParseError(400, 'bare LF in header section');
     if (buf.length - start > limit) throw new H1ParseError(431, 'header section exceeds the limit');
     return -1;
   }

@@ -61,7 +61,12 @@ export class H1ServerConnection {
   readonly #info: DownstreamInfo;
   readonly #host: H1ServerHost;
   readonly #opts: H1ServerOptions;
+  /** Bytes received and not yet parsed. */
   #buf: Buffer | undefined;
+  /** Backing store #buf grows in while a head arrives in pieces (spare capacity at its end). */
+  #store: Buffer | undefined;
+  /** Bytes of #buf already searched for the end of the head. */
+  #scanned = 0;
   #ex: FastExchange | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #parsing = false;
@@ -80,13 +85,32 @@ export class H1ServerConnection {
   }
 
   readonly #onData = (d: Buffer): void => {
-    this.#buf = this.#buf ? Buffer.concat([this.#buf, d]) : d;
+    this.#buf = this.#buf ? this.#append(this.#buf, d) : d;
     if (this.#ex) {
       if (this.#buf.length > MAX_PIPELINED_BYTES) this.sock.pause();
       return;
     }
     this.#parse();
   };
+
+  /** `pending` + `d`, copied into a store grown geometrically: a head sent in many small segments
+   * costs linear copying, not a concat of everything so far per segment. */
+  #append(pending: Buffer, d: Buffer): Buffer {
+    const n = pending.length + d.length;
+    let store = this.#store;
+    if (
+      !store ||
+      pending.buffer !== store.buffer ||
+      pending.byteOffset !== store.byteOffset ||
+      n > store.length
+    ) {
+      store = Buffer.allocUnsafe(Math.max(2 * n, 4096));
+      pending.copy(store, 0);
+      this.#store = store;
+    }
+    d.copy(store, pending.length);
+    return store.subarray(0, n);
+  }
 
   #parse(): void {
     if (this.#parsing) return;
@@ -104,8 +128,9 @@ export class H1ServerConnection {
     let end: number;
     let target: { path: string; authority: string } | undefined;
     try {
-      end = headEnd(buf, 0, this.#opts.maxHeaderBytes);
+      end = headEnd(buf, 0, this.#opts.maxHeaderBytes, this.#scanned);
       if (end < 0) {
+        this.#scanned = buf.length;
         this.#armHeadTimer();
         return false;
       }
@@ -120,6 +145,7 @@ export class H1ServerConnection {
     }
     clearTimeout(this.#headTimer);
     this.#headTimer = undefined;
+    this.#scanned = 0;
     if (!target) {
       this.#refuse(404, 'connect');
       return false;
@@ -181,6 +207,7 @@ export class H1ServerConnection {
     s.setTimeout(0);
     s.pause();
     this.#buf = undefined;
+    this.#store = undefined;
     this.#host.fallback(s, this.#info, rest);
   }
 

@@ -19,6 +19,15 @@ let port: number;
 
 /** What the hostile upstream answers per request path (bytes written, then `close` or not). */
 const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
+  '/bighead': { bytes: `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(61 * 1024)}\r\ncontent-length: 2\r\n\r\nok` },
+  '/interim': {
+    bytes:
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+  },
+  '/headte': { bytes: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' },
+  '/bare-cr': { bytes: 'HTTP/1.1 200 OK\r\nx-a: a\rb\r\ncontent-length: 2\r\n\r\nok' },
+  '/status': { bytes: 'HTTP/1.1 2000 OK\r\ncontent-length: 2\r\n\r\nok' },
+  '/ws-colon': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length : 2\r\n\r\nok' },
   '/ok': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' },
   '/two': {
     bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nevil',
@@ -171,6 +180,16 @@ test('requests split byte by byte parse like whole ones', async () => {
   assert.match(await raw([...last('/split')]), /^HTTP\/1\.1 200 [^]*GET \/split HTTP\/1\.1$/);
   const post = 'POST /sp HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc';
   assert.deepEqual(statuses(await raw([...post])), [200]);
+  // The end of the head straddling segments, and a bare-LF end split across two segments.
+  const straddle = ['GET /st HTTP/1.1\r\nHost: bad.local\r\nConnection: close\r', '\n\r', '\n'];
+  assert.match(await raw(straddle), /^HTTP\/1\.1 200 [^]*GET \/st HTTP\/1\.1$/);
+  assert.deepEqual(statuses(await raw(['GET / HTTP/1.1\r\nHost: bad.local\n', '\n'])), [400]);
+  // A 50 KiB head in 1 KiB segments, with more pipelined behind it.
+  const big = get('/big-head', `x-big: ${'a'.repeat(50 * 1024)}\r\n`) + last('/next');
+  const segments = Array.from({ length: Math.ceil(big.length / 1024) }, (_, i) =>
+    big.slice(i * 1024, (i + 1) * 1024),
+  );
+  assert.deepEqual(statuses(await raw(segments)), [200, 200]);
 });
 
 test('a hostile upstream never desyncs the downstream connection', async () => {
@@ -197,6 +216,13 @@ test('a hostile upstream never desyncs the downstream connection', async () => {
     [get('/304'), [304, 200], /\r\n\r\nHTTP\/1\.1 200 [^]*GET \/after/],
     [get('/ext'), [200, 200], /\r\n2\r\nok\r\n0\r\n\r\nHTTP\/1\.1 200 /],
     ['POST /two HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 3\r\n\r\nabc', [200, 200], /GET \/after/],
+    [get('/bighead'), [502, 200], protocolError],
+    [get('/bare-cr'), [502, 200], protocolError],
+    [get('/status'), [502, 200], protocolError],
+    [get('/ws-colon'), [502, 200], protocolError],
+    // Interim responses are dropped; the final one is forwarded.
+    [get('/interim'), [200, 200], /^HTTP\/1\.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/],
+    ['HEAD /headte HTTP/1.1\r\nHost: bad.local\r\n\r\n', [200, 200], /^HTTP\/1\.1 200 OK\r\n\r\nHTTP/],
   ];
   for (const [first, want, shape] of rows) {
     const answer = await raw(first + last('/after'));
