@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } from './support/envoy.js';
+import { sendRaw, statuses } from './support/raw-http.js';
 
 let dir: string;
 let upstream: net.Server;
@@ -49,30 +50,7 @@ const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
   '/big': { bytes: `HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n${'x'.repeat(65536)}` },
 };
 
-/** Sends raw bytes (a string, or segments written one per tick); resolves with everything
- * received until the proxy closes or `ms` passes. */
-function raw(bytes: string | string[], ms = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      if (typeof bytes === 'string') s.write(bytes);
-      else {
-        const next = (i: number): void => {
-          if (i < bytes.length && !s.destroyed) s.write(bytes[i]!, () => setImmediate(next, i + 1));
-        };
-        next(0);
-      }
-    });
-    let out = '';
-    s.setEncoding('latin1').on('data', (d: string) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    setTimeout(() => s.destroy(), ms).unref();
-  });
-}
-
-function statuses(answer: string): number[] {
-  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
-}
+const raw = (bytes: string | string[], ms?: number): Promise<string> => sendRaw(port, bytes, ms);
 
 const get = (p: string, extra = ''): string => `GET ${p} HTTP/1.1\r\nHost: bad.local\r\n${extra}\r\n`;
 const last = (p: string): string => get(p, 'Connection: close\r\n');

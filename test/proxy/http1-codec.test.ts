@@ -11,8 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } from './support/envoy.js';
+import { sendRaw, statuses } from './support/raw-http.js';
 
 let dir: string;
 let app: http.Server;
@@ -21,22 +22,7 @@ let kaConnections = 0;
 let proxy: ProxyProcess;
 let port: number;
 
-/** Sends raw bytes; resolves with everything received until the proxy closes (or `ms` passes). */
-function raw(bytes: string, ms = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
-    let out = '';
-    s.setEncoding('latin1').on('data', (d: string) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    setTimeout(() => s.destroy(), ms).unref();
-  });
-}
-
-/** Status codes of every response in a raw answer, in order. */
-function statuses(answer: string): number[] {
-  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
-}
+const raw = (bytes: string, ms?: number): Promise<string> => sendRaw(port, bytes, ms);
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-h1codec-'));
