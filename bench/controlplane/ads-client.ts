@@ -4,8 +4,7 @@
  * not decode resources: the benchmark measures the control plane, not a proxy.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { envoyProtoIncludeDirs } from '../../src/mesh/xds/index.js';
+import { aggregatedDiscoveryServiceClient } from '../../src/mesh/xds/index.js';
 
 const TYPES = {
   cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
@@ -19,25 +18,6 @@ interface Response {
   nonce: string;
 }
 
-let ctor: grpc.ServiceClientConstructor | undefined;
-
-function adsConstructor(): grpc.ServiceClientConstructor {
-  if (ctor) return ctor;
-  const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [...envoyProtoIncludeDirs],
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
-  };
-  ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
-  return ctor;
-}
-
 /** One proxy node's ADS stream; `onResponse` sees each response (before the ACK is sent). */
 export class BenchAdsClient {
   readonly #client: grpc.Client;
@@ -49,7 +29,7 @@ export class BenchAdsClient {
     routeNames: string[],
     onResponse: (nodeId: string, res: Response) => void,
   ) {
-    const Ctor = adsConstructor();
+    const Ctor = aggregatedDiscoveryServiceClient();
     // One channel per node, as each Envoy has its own connection.
     this.#client = new Ctor(target, grpc.credentials.createInsecure(), {
       'grpc.use_local_subchannel_pool': 1,

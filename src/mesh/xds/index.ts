@@ -20,7 +20,13 @@ export type {
   ResourcesByType,
   SnapshotListener,
 } from './snapshot-cache.js';
-export { XdsServer, maxNodeIdBytes, parseListenAddress, xdsChannels } from './server.js';
+export {
+  XdsServer,
+  aggregatedDiscoveryServiceClient,
+  maxNodeIdBytes,
+  parseListenAddress,
+  xdsChannels,
+} from './server.js';
 export type { XdsServerOptions, XdsLogger, XdsAckEvent } from './server.js';
 export {
   XdsError,

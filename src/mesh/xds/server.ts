@@ -107,10 +107,23 @@ function discoveryServices(): grpc.GrpcObject {
   return services;
 }
 
-function serviceDefinition(path: string): grpc.ServiceDefinition {
+function serviceClient(path: string): grpc.ServiceClientConstructor {
   let node: unknown = discoveryServices();
   for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
-  return (node as { service: grpc.ServiceDefinition }).service;
+  return node as grpc.ServiceClientConstructor;
+}
+
+function serviceDefinition(path: string): grpc.ServiceDefinition {
+  return serviceClient(path).service;
+}
+
+/**
+ * The grpc-js client constructor of `envoy.service.discovery.v3.AggregatedDiscoveryService`, loaded
+ * once with the server's proto-loader options (keepCase, enums and longs as strings, `Any` kept as
+ * `{type_url, value}`), for ADS clients that talk to this server (tests, benchmarks).
+ */
+export function aggregatedDiscoveryServiceClient(): grpc.ServiceClientConstructor {
+  return serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService');
 }
 
 /** Per-type state of one stream. */

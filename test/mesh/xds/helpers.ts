@@ -3,10 +3,9 @@
  * records every DiscoveryResponse, and small builders of hand-written Envoy resources.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import {
+  aggregatedDiscoveryServiceClient,
   decodeAny,
-  envoyProtoIncludeDirs,
   type AnyMessage,
   type JsonObject,
 } from '../../../src/mesh/xds/index.js';
@@ -34,20 +33,7 @@ type Stream = grpc.ClientDuplexStream<
 
 /** A grpc-js client of `envoy.service.discovery.v3.AggregatedDiscoveryService` at `target` (insecure). */
 export function adsClient(target: string): grpc.Client & { StreamAggregatedResources(): Stream } {
-  const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [...envoyProtoIncludeDirs],
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    envoy: {
-      service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } };
-    };
-  };
-  const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
+  const Ctor = aggregatedDiscoveryServiceClient();
   return new Ctor(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     StreamAggregatedResources(): Stream;
   };
