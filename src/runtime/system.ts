@@ -4,7 +4,7 @@
  * service-account token the runtime signs with its own key) and the mesh control plane. Their
  * configuration files and sockets live in the state dir.
  */
-import { createServer } from 'node:net';
+import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,15 +55,30 @@ export function systemPaths(stateDir: string): SystemPaths {
   };
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+/**
+ * Asks the identity server's admin socket for its health (`POST /v1/healthcheck`, the call behind
+ * `trustmesh server healthcheck`) and returns the agent API port it bound, or `undefined` while
+ * the server is not up or not healthy.
+ */
+function serverAgentApiPort(socketPath: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request(
+      { socketPath, path: '/v1/healthcheck', method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          try {
+            const doc = JSON.parse(body) as { healthy?: boolean; agent_api_port?: number };
+            resolve(res.statusCode === 200 && doc.healthy === true ? doc.agent_api_port : undefined);
+          } catch {
+            resolve(undefined);
+          }
+        });
+      },
+    );
+    req.on('error', () => resolve(undefined));
+    req.end('{}');
   });
 }
 
@@ -178,12 +193,12 @@ export async function startIdentityServer(
   // The CA key lives here: root only.
   await mkdir(path.join(dir, 'data'), { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const port = await freePort();
   const config = {
     server: {
       trust_domain: o.trustDomain,
       bind_address: '127.0.0.1',
-      bind_port: port,
+      // Port 0: a port probed here and bound later could be taken in between by another process.
+      bind_port: 0,
       socket_path: p.serverSocket,
       data_dir: path.join(dir, 'data'),
       log_level: 'info',
@@ -217,20 +232,18 @@ export async function startIdentityServer(
   };
   const configFile = path.join(dir, 'server.json');
   await writeFile(configFile, JSON.stringify(config, null, 2));
+  let port: number | undefined;
   const daemon = await startDaemon(
     o,
     'identity-server',
     'the identity server',
     ['server', 'run', '-config', configFile],
     async () => {
-      if (!existsSync(p.serverSocket)) return false;
-      const r = await run([...o.selfArgv, 'server', 'healthcheck', '-socketPath', p.serverSocket], {
-        allowFailure: true,
-      });
-      return /healthy/i.test(r.stdout) && !/unhealthy/i.test(r.stdout);
+      if (existsSync(p.serverSocket)) port = await serverAgentApiPort(p.serverSocket);
+      return port !== undefined;
     },
   );
-  return { daemon, port };
+  return { daemon, port: port! };
 }
 
 /**

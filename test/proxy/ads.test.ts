@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { TypeUrl } from '../../src/proxy/index.js';
 import { FakeAds } from './support/fake-xds.js';
 import { startProxy, type ProxyProcess } from './support/envoy.js';
@@ -23,12 +23,8 @@ let app: http.Server;
 let proxy: ProxyProcess;
 let listenPort: number;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
+interface ListenerStatuses {
+  listener_statuses: { name: string; local_address: { socket_address: { port_value: number } } }[];
 }
 
 function get(p: string): Promise<{ status: number; body: string }> {
@@ -60,7 +56,7 @@ const HCM =
 function listener(filterType = HCM): Record<string, unknown> {
   return {
     name: 'lds_ingress_0.0.0.0_15000',
-    address: { socket_address: { address: '127.0.0.1', port_value: listenPort } },
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
     filter_chains: [
       {
         filters: [
@@ -94,7 +90,6 @@ before(async () => {
   app = http.createServer((req, res) => res.end(`app ${req.url}`));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const appPort = (app.address() as net.AddressInfo).port;
-  listenPort = await freePort();
   ads = new FakeAds();
   const sock = path.join(dir, 'xds.sock');
   await ads.listen(sock);
@@ -135,6 +130,16 @@ before(async () => {
     '--xds',
     `unix://${sock}`,
   ]);
+  // The listener binds port 0 (a probed port could be taken by a parallel test file); its bound
+  // port is read back from the admin endpoint, as with Envoy's /listeners?format=json.
+  await waitFor(async () => {
+    const { body } = await proxy.admin('/listeners?format=json');
+    const status = (JSON.parse(body) as ListenerStatuses).listener_statuses.find(
+      (l) => l.name === 'lds_ingress_0.0.0.0_15000',
+    );
+    listenPort = status?.local_address.socket_address.port_value ?? 0;
+    return listenPort > 0;
+  }, 'the ADS listener bound');
 });
 
 after(async () => {

@@ -86,8 +86,9 @@ before(async () => {
     if (req.url === '/health') res.statusCode = hcHealthy ? 200 : 503;
     res.end('bad');
   });
-  const closed = await serve(() => {});
-  servers.pop()!.close();
+  // A port held open on 127.0.0.1 cannot be taken by a parallel test (not even on 0.0.0.0), and
+  // nothing listens on 127.0.0.2 at that port: connecting there is refused every time.
+  const held = await serve(() => {});
   const resetter = await serve((_req, res) => {
     res.writeHead(200, { 'content-length': '100' });
     res.write('partial');
@@ -161,7 +162,7 @@ before(async () => {
         cluster('v2', [['127.0.0.1', v2]]),
         cluster('flaky', [['127.0.0.1', flaky]]),
         cluster('slow', [['127.0.0.1', slow]]),
-        cluster('down', [['127.0.0.1', closed]], { connectTimeout: '0.5s' }),
+        cluster('down', [['127.0.0.2', held]], { connectTimeout: '0.5s' }),
         cluster('resetter', [['127.0.0.1', resetter]]),
         cluster(
           'od',
