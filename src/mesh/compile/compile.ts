@@ -20,6 +20,7 @@ import { DEFAULT_PER_REQUEST_TIMEOUT_MS } from '../model/index.js';
 import { TypeUrl, type JsonObject, type ResourcesByType } from '../xds/index.js';
 import { UnknownNodeError, type CompileIssue, type CompileIssueCode } from './errors.js';
 import { TrackedState } from './tracked-state.js';
+import { deepFreeze, type RecordedTarget, type RouteMemo, type RouterRoutesRecord } from './route-memo.js';
 import {
   T,
   accessLogs,
@@ -98,6 +99,8 @@ export interface CompileOptions {
   apiListeners?: boolean;
   /** Upstream connect timeout in ms (default 1000). */
   connectTimeoutMs?: number;
+  /** Routes of virtual routers compiled once and shared by their callers (see `route-memo.ts`). */
+  memo?: RouteMemo;
 }
 
 /** The Envoy resources of one proxy node, in push order, plus what could not be compiled. */
@@ -205,7 +208,7 @@ function alpnFor(p: PortProtocol): string[] {
 interface EgressVirtualHost {
   virtualService: string;
   port: number;
-  routes: JsonObject[];
+  routes: readonly JsonObject[];
 }
 
 /** Outbound plan for one backend port: HTTP virtual hosts or one TCP target. */
@@ -214,6 +217,10 @@ interface EgressPort {
   hosts: EgressVirtualHost[];
   tcp?: { target: JsonObject; idle?: string; owner: string };
 }
+
+/** What {@link RouteMemo} keeps of a router's routes while they are being compiled. */
+type Recording = { targets: RecordedTarget[]; issues: RouteIssue[]; seen: Set<string> };
+type RouteIssue = RouterRoutesRecord['issues'][number];
 
 /** State of one node's compilation. */
 class NodeCompiler {
@@ -262,6 +269,18 @@ class NodeCompiler {
     if (object !== undefined) i.object = object;
     if (path !== undefined) i.path = path;
     this.#issues.push(i);
+  }
+
+  /** An issue of a router's routes: raised for this node and kept in `recording` for the nodes that replay it. */
+  #routeIssue(
+    recording: Recording | undefined,
+    code: CompileIssueCode,
+    message: string,
+    object: string,
+    path: string,
+  ): void {
+    this.#issue(code, message, object, path);
+    recording?.issues.push({ code, message, object, path });
   }
 
   get #connectTimeout(): string {
@@ -558,13 +577,60 @@ class NodeCompiler {
     return out;
   }
 
-  /** Envoy routes of a virtual router's HTTP/HTTP2/gRPC listener on `port`, in App Mesh order. */
+  /**
+   * Envoy routes of a virtual router's HTTP/HTTP2/gRPC listener on `port`, in App Mesh order: replayed
+   * from `options.memo` when another node compiled them from the same objects, else compiled (and
+   * recorded when every target's cluster could be built).
+   */
   #routerRoutes(
     router: VirtualRouter,
     port: number,
     protocol: 'http' | 'http2' | 'grpc',
     policy: ClientPolicy | undefined,
     owner: string,
+  ): readonly JsonObject[] {
+    const memo = this.#options.memo;
+    if (!memo) return this.#compileRouterRoutes(router, port, protocol, policy, owner);
+    const key = `${this.#mesh}\0${port}\0${protocol}`;
+    const record = memo.get(router, key);
+    if (record) {
+      const mark = this.#issues.length;
+      if (this.#replay(record.targets, policy, owner)) {
+        for (const i of record.issues) this.#issue(i.code, i.message, i.object, i.path);
+        return record.routes;
+      }
+      // The compile below raises again whatever the failed replay raised.
+      this.#issues.length = mark;
+    }
+    const recording: Recording = { targets: [], issues: [], seen: new Set() };
+    const routes = this.#compileRouterRoutes(router, port, protocol, policy, owner, recording);
+    const { targets, issues } = recording;
+    if (!targets.some((t) => t.refused)) memo.set(router, key, { targets, issues, routes });
+    return routes;
+  }
+
+  /**
+   * Resolves a record's targets for this node, building their clusters with this node's `policy`.
+   * False when a target resolves differently or its cluster cannot be built: the routes are then
+   * compiled afresh (the clusters and reads this replay added are a subset of what that compile adds).
+   */
+  #replay(targets: readonly RecordedTarget[], policy: ClientPolicy | undefined, owner: string): boolean {
+    for (const t of targets) {
+      const vn = this.#state.resolveVirtualNode(t.ref);
+      if (vn !== t.vn) return false;
+      if (vn && t.cluster && this.#egressCluster(vn, t.cluster.listener, policy, owner) !== t.cluster.name)
+        return false;
+    }
+    return true;
+  }
+
+  #compileRouterRoutes(
+    router: VirtualRouter,
+    port: number,
+    protocol: 'http' | 'http2' | 'grpc',
+    policy: ClientPolicy | undefined,
+    owner: string,
+    recording?: Recording,
   ): JsonObject[] {
     const type = routeTypeOfProtocol[protocol];
     const out: JsonObject[] = [];
@@ -573,12 +639,13 @@ class NodeCompiler {
       const spec = r[type];
       if (!spec) continue;
       if (spec.match.port !== undefined && spec.match.port !== 0 && spec.match.port !== port) continue;
-      const targets = this.#weightedClusters(router, r, index, type, protocol, policy, owner);
+      const targets = this.#weightedClusters(router, r, index, type, protocol, policy, owner, recording);
       const specifier = clusterSpecifier(targets.clusters);
       // No resolvable target: already reported per target.
       if (targets.clusters.length === 0) continue;
       if (!specifier) {
-        this.#issue(
+        this.#routeIssue(
+          recording,
           'TM_WARN_COMPILE_SEMANTICS',
           `route ${r.name} has no target with a weight above 0; it is left out`,
           objectName(router),
@@ -627,14 +694,23 @@ class NodeCompiler {
     protocol: PortProtocol,
     policy: ClientPolicy | undefined,
     owner: string,
+    recording?: Recording,
   ): { clusters: WeightedCluster[]; listener?: VnListener } {
     const clusters: WeightedCluster[] = [];
     let first: VnListener | undefined;
     r[type]!.action.weightedTargets.forEach((t, j) => {
       const path = `spec.routes[${index}].${type}.action.weightedTargets[${j}]`;
       const vn = this.#state.resolveVirtualNode(t);
+      const recorded: RecordedTarget = { ref: t, vn };
+      // Routes repeat targets: a replay resolves each distinct (reference, port) once.
+      const seenKey = `${t.virtualNodeRef?.namespace ?? ''}/${t.virtualNodeRef?.name ?? ''}|${t.virtualNodeARN ?? ''}|${t.port ?? ''}`;
+      if (recording && !recording.seen.has(seenKey)) {
+        recording.seen.add(seenKey);
+        recording.targets.push(recorded);
+      }
       if (!vn) {
-        this.#issue(
+        this.#routeIssue(
+          recording,
           'TM_ERR_COMPILE_REFERENCE',
           `route ${r.name}: target virtual node not found`,
           objectName(router),
@@ -646,7 +722,8 @@ class NodeCompiler {
         (l) => (t.port === undefined || l.portMapping.port === t.port) && l.portMapping.protocol === protocol,
       );
       if (!listener) {
-        this.#issue(
+        this.#routeIssue(
+          recording,
           'TM_ERR_COMPILE_REFERENCE',
           `route ${r.name}: ${objectName(vn)} has no ${protocol} listener${t.port ? ` on port ${t.port}` : ''}`,
           objectName(router),
@@ -655,7 +732,11 @@ class NodeCompiler {
         return;
       }
       const cluster = this.#egressCluster(vn, listener, policy, owner);
-      if (!cluster) return;
+      if (!cluster) {
+        recorded.refused = true;
+        return;
+      }
+      recorded.cluster = { listener, name: cluster };
       first ??= listener;
       clusters.push({ cluster, weight: t.weight });
     });
@@ -835,7 +916,8 @@ class NodeCompiler {
       const domains = [h.virtualService, `${h.virtualService}:${h.port}`].filter((d) => !seen.has(d));
       domains.forEach((d) => seen.add(d));
       if (domains.length === 0) continue;
-      virtualHosts.push({ name: `${h.virtualService}_${h.port}`, domains, routes: h.routes });
+      // `routes` may be frozen and shared with other nodes (RouteMemo): the config is only read from here on.
+      virtualHosts.push({ name: `${h.virtualService}_${h.port}`, domains, routes: h.routes as JsonObject[] });
     }
     if (passthrough)
       virtualHosts.push({
@@ -845,6 +927,8 @@ class NodeCompiler {
       });
     const config: JsonObject = { '@type': T.routeConfiguration, name };
     if (virtualHosts.length > 0) config.virtual_hosts = virtualHosts;
+    // Frozen around the shared routes, it is encoded from their cached encodings (xds codec).
+    if (this.#options.memo) deepFreeze(config);
     return config;
   }
 

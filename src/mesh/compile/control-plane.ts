@@ -13,6 +13,7 @@ import type { MeshState, ValidationIssue } from '../model/index.js';
 import { ResourceEncodingError, SnapshotCache, type XdsLogger } from '../xds/index.js';
 import { compileMesh, meshNodeIds, toResourcesByType, type CompileOptions } from './compile.js';
 import { dependencyKeysOf } from './tracked-state.js';
+import { RouteMemo } from './route-memo.js';
 import type { CompileIssue } from './errors.js';
 
 /** A change event of a mesh source: the objects written or deleted (the `ResourceStore` event's shape). */
@@ -94,7 +95,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     super();
     this.#source = options.source;
     this.cache = options.cache ?? new SnapshotCache();
-    this.#compile = options.compile ?? {};
+    // Routers' routes are compiled once per edit and shared by their callers (route-memo.ts).
+    this.#compile = { memo: new RouteMemo(), ...options.compile };
     this.#logger = options.logger;
     this.#now = options.now ?? (() => performance.now());
   }

@@ -101,6 +101,8 @@ export type { ProxyNodeId } from './names.js';
 export { CompileError, UnknownNodeError } from './errors.js';
 export type { CompileIssue, CompileIssueCode } from './errors.js';
 export { ControlPlane } from './control-plane.js';
+export { RouteMemo } from './route-memo.js';
+export type { RouterRoutesRecord, RecordedTarget } from './route-memo.js';
 export type {
   ControlPlaneOptions,
   ControlPlaneEvents,

@@ -88,8 +88,29 @@ export function decodeAny(any: AnyMessage): JsonObject {
  */
 const elementMemo = { current: new Map<string, Uint8Array>(), previous: new Map<string, Uint8Array>() };
 const ELEMENT_MEMO_LIMIT = 100_000;
+/**
+ * Encodings of frozen values by identity: the compiler freezes what it shares between nodes (a
+ * router's routes, see compile/route-memo.ts), and a frozen value cannot change, so it is encoded
+ * once without even the JSON text of a memo key. Elements map to their message bytes; arrays to the
+ * bytes of the whole repeated field (tag, length and element, for each element).
+ */
+const frozenEncodings = new WeakMap<object, { type: protobuf.Type; bytes: Uint8Array }>();
 
-function memoizedElement(key: string, encode: () => Uint8Array): Uint8Array {
+function isFrozenObject(v: JsonValue): v is JsonObject | JsonValue[] {
+  return typeof v === 'object' && v !== null && Object.isFrozen(v);
+}
+
+function byIdentity(type: protobuf.Type, value: object, encode: () => Uint8Array): Uint8Array {
+  const hit = frozenEncodings.get(value);
+  if (hit?.type === type) return hit.bytes;
+  const bytes = encode();
+  frozenEncodings.set(value, { type, bytes });
+  return bytes;
+}
+
+function memoizedElement(type: protobuf.Type, element: JsonValue, encode: () => Uint8Array): Uint8Array {
+  if (isFrozenObject(element)) return byIdentity(type, element, encode);
+  const key = `${type.fullName}\0${JSON.stringify(element)}`;
   let bytes = elementMemo.current.get(key);
   if (bytes) return bytes;
   bytes = elementMemo.previous.get(key) ?? encode();
@@ -107,6 +128,27 @@ function isSplittable(field: protobuf.Field): boolean {
   );
 }
 
+/** The wire bytes of repeated message field `field` holding `elements`, each through the memo. */
+function encodeRepeated(field: protobuf.Field, elements: JsonValue[], key: string, path: string): Uint8Array {
+  const elementType = field.resolvedType as protobuf.Type;
+  const special = elementType.fullName.startsWith('.google.protobuf.');
+  const writer = protobuf.Writer.create();
+  elements.forEach((element, i) => {
+    const elementPath = `${path ? `${path}.` : ''}${key}[${i}]`;
+    const bytes = memoizedElement(elementType, element, () =>
+      special
+        ? elementType
+            .encode(
+              elementType.fromObject(messageValueToPlain(elementType, element, elementPath, false) as object),
+            )
+            .finish()
+        : encodeMessage(elementType, element as JsonObject, elementPath, false),
+    );
+    writer.uint32((field.id << 3) | 2).bytes(bytes);
+  });
+  return writer.finish();
+}
+
 /**
  * Fast path (no `verify`): repeated message fields are encoded element by element through the memo and
  * appended to the encoding of the rest; protobuf allows fields in any order and repeated elements to be
@@ -114,7 +156,7 @@ function isSplittable(field: protobuf.Field): boolean {
  */
 function encodeMessageSplit(type: protobuf.Type, json: JsonObject, path: string): Uint8Array {
   const rest: JsonObject = {};
-  const writer = protobuf.Writer.create();
+  const tail: Uint8Array[] = [];
   for (const [key, value] of Object.entries(json)) {
     const field = key === '@type' ? undefined : fieldByJsonKey(type, key);
     field?.resolve();
@@ -122,31 +164,15 @@ function encodeMessageSplit(type: protobuf.Type, json: JsonObject, path: string)
       rest[key] = value;
       continue;
     }
-    const elementType = field.resolvedType as protobuf.Type;
-    const special = elementType.fullName.startsWith('.google.protobuf.');
-    value.forEach((element, i) => {
-      const elementPath = `${path ? `${path}.` : ''}${key}[${i}]`;
-      const bytes = memoizedElement(`${elementType.fullName}\0${JSON.stringify(element)}`, () =>
-        special
-          ? elementType
-              .encode(
-                elementType.fromObject(
-                  messageValueToPlain(elementType, element, elementPath, false) as object,
-                ),
-              )
-              .finish()
-          : encodeMessage(elementType, element as JsonObject, elementPath, false),
-      );
-      writer.uint32((field.id << 3) | 2).bytes(bytes);
-    });
+    const encode = () => encodeRepeated(field, value, key, path);
+    // Keyed by the field's element type too: one frozen array could sit in two kinds of field.
+    tail.push(
+      isFrozenObject(value) ? byIdentity(field.resolvedType as protobuf.Type, value, encode) : encode(),
+    );
   }
   const base = type.encode(type.fromObject(jsonToPlain(type, rest, path, false))).finish();
-  const tail = writer.finish();
   if (tail.length === 0) return base;
-  const out = new Uint8Array(base.length + tail.length);
-  out.set(base, 0);
-  out.set(tail, base.length);
-  return out;
+  return Buffer.concat([base, ...tail]);
 }
 
 function encodeMessage(type: protobuf.Type, json: JsonObject, path: string, verify: boolean): Uint8Array {

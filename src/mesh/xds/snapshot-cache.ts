@@ -34,13 +34,20 @@ export const pushOrder: readonly string[] = [
 /** Types whose empty subscription means "all resources" (wildcard) in state-of-the-world xDS. */
 export const wildcardTypes: ReadonlySet<string> = new Set([TypeUrl.Listener, TypeUrl.Cluster]);
 
-/** One resource of a snapshot: its name, proto3 JSON (with `"@type"`) and encoded Any. */
+/**
+ * One resource of a snapshot: its name and encoded Any (`decodeAny` gives its proto3 JSON back). The
+ * JSON tree itself is not kept: a thousand nodes' clusters and listeners as objects would make up most
+ * of the control plane's heap, and every major GC would have to walk them.
+ */
 export interface SnapshotResource {
   readonly name: string;
-  readonly json: JsonObject;
   readonly any: AnyMessage;
-  /** `JSON.stringify(json)`: an unchanged resource reuses its encoding on the next snapshot. */
-  readonly jsonText: string;
+  /**
+   * `JSON.stringify(json)`: an unchanged resource reuses its encoding on the next snapshot. Absent for
+   * a frozen resource (assembled from parts the compiler shares), which the codec encodes from its
+   * parts' cached encodings instead.
+   */
+  readonly jsonText?: string;
 }
 
 /** The resources of one type for one node. `version` is a content digest (hex). */
@@ -68,7 +75,8 @@ export function resourceName(resource: JsonObject): string {
 
 /**
  * Encodes and versions the resources of one type; throws {@link ResourceEncodingError} on a bad resource.
- * Resources identical (same JSON text) to one of `previous` reuse its encoding.
+ * Resources identical (same JSON text) to one of `previous` reuse its encoding; frozen ones are
+ * encoded from their parts' cached encodings (codec).
  */
 export function buildTypeSnapshot(
   typeUrl: string,
@@ -84,9 +92,9 @@ export function buildTypeSnapshot(
       );
     const name = resourceName(json);
     if (byName.has(name)) throw new ResourceEncodingError('name', `duplicate ${typeUrl} resource "${name}"`);
-    const jsonText = JSON.stringify(json);
+    const jsonText = Object.isFrozen(json) ? undefined : JSON.stringify(json);
     const before = previous?.resources.get(name);
-    if (before && before.jsonText === jsonText) {
+    if (before && jsonText !== undefined && before.jsonText === jsonText) {
       byName.set(name, before);
       continue;
     }
@@ -100,7 +108,7 @@ export function buildTypeSnapshot(
         });
       throw err;
     }
-    byName.set(name, { name, json, any, jsonText });
+    byName.set(name, jsonText === undefined ? { name, any } : { name, any, jsonText });
   }
   const hash = createHash('sha256');
   for (const name of [...byName.keys()].sort()) {

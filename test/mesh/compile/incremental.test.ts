@@ -15,7 +15,7 @@ import {
 } from '../../../src/mesh/compile/index.js';
 import { KINDS, buildMeshState, type KindName, type MeshResource } from '../../../src/mesh/model/index.js';
 import { ResourceStore, keyOf, readManifests } from '../../../src/mesh/sources/index.js';
-import { SnapshotCache } from '../../../src/mesh/xds/index.js';
+import { SnapshotCache, TypeUrl, decodeAny } from '../../../src/mesh/xds/index.js';
 import { fixtureMesh } from './support.js';
 
 type Spec = Record<string, unknown> & {
@@ -34,8 +34,18 @@ function copy(store: ResourceStore, kind: string, name: string): MeshResource & 
   return r;
 }
 
-/** Asserts the store's (reused) mesh state and the control plane's snapshots equal a rebuild from scratch. */
-function assertLikeScratch(store: ResourceStore, cp: ControlPlane, what: string): void {
+const issueKeys = (issues: readonly object[]): string[] => issues.map((i) => JSON.stringify(i)).sort();
+
+/**
+ * Asserts the store's (reused) mesh state and the control plane's snapshots and compile issues equal a
+ * rebuild from scratch (which compiles every router for every caller, without the route memo).
+ */
+function assertLikeScratch(
+  store: ResourceStore,
+  cp: ControlPlane,
+  what: string,
+  report?: CompileReport,
+): void {
   const incremental = store.snapshot();
   const scratch = buildMeshState(store.list());
   assert.deepEqual(incremental.issues, scratch.issues, `${what}: mesh issues`);
@@ -43,7 +53,14 @@ function assertLikeScratch(store: ResourceStore, cp: ControlPlane, what: string)
     assert.deepEqual(incremental.list(kind), scratch.list(kind), `${what}: ${kind} objects`);
 
   const fresh = new SnapshotCache();
-  for (const [id, config] of compileMesh(scratch)) fresh.setSnapshot(id, toResourcesByType(config));
+  const scratchConfigs = compileMesh(scratch);
+  for (const [id, config] of scratchConfigs) fresh.setSnapshot(id, toResourcesByType(config));
+  if (report)
+    assert.deepEqual(
+      issueKeys(report.compileIssues),
+      issueKeys([...scratchConfigs.values()].flatMap((c) => c.issues)),
+      `${what}: compile issues`,
+    );
   assert.deepEqual(cp.cache.nodeIds().sort(), fresh.nodeIds().sort(), `${what}: node ids`);
   for (const id of fresh.nodeIds()) {
     const got = cp.cache.getSnapshot(id)!;
@@ -53,8 +70,16 @@ function assertLikeScratch(store: ResourceStore, cp: ControlPlane, what: string)
       const g = got.get(typeUrl)!;
       assert.equal(g.version, w.version, `${what}: ${id} ${typeUrl} version`);
       assert.deepEqual(
-        [...g.resources.values()].map((r) => [r.name, r.json, Buffer.from(r.any.value).toString('hex')]),
-        [...w.resources.values()].map((r) => [r.name, r.json, Buffer.from(r.any.value).toString('hex')]),
+        [...g.resources.values()].map((r) => [
+          r.name,
+          decodeAny(r.any),
+          Buffer.from(r.any.value).toString('hex'),
+        ]),
+        [...w.resources.values()].map((r) => [
+          r.name,
+          decodeAny(r.any),
+          Buffer.from(r.any.value).toString('hex'),
+        ]),
         `${what}: ${id} ${typeUrl} resources`,
       );
     }
@@ -75,8 +100,7 @@ test('each edit kind yields the snapshot a rebuild from scratch yields', async (
       `${what}: accepted by the store`,
     );
     assert.ok(applied.changes.length > 0, `${what}: changes the store`);
-    await pass;
-    assertLikeScratch(store, cp, what);
+    assertLikeScratch(store, cp, what, await pass);
   };
   try {
     assertLikeScratch(store, cp, 'initial');
@@ -116,6 +140,51 @@ test('each edit kind yields the snapshot a rebuild from scratch yields', async (
     const vs = copy(store, 'VirtualService', 'ledger');
     await apply('delete a virtual service that a backend names', [], [vs]);
     await apply('restore the virtual service', [vs]);
+
+    // Callers of one router share its compiled routes (the route memo), except a caller that cannot
+    // build the target clusters (ACM trust fails closed), compiled before (`acm-a`) or after (`zz-acm`)
+    // the caller that records them (`mid`; nodes compile in name order).
+    const callers = ['acm-a', 'mid', 'zz-acm'].map((name) => {
+      const caller = copy(store, 'VirtualNode', 'front');
+      caller.metadata.name = name;
+      caller.spec.awsName = `${name}_shop`;
+      Object.assign(caller.spec, {
+        podSelector: { matchLabels: { app: name } },
+        backends: [{ virtualService: { virtualServiceRef: { name: 'color' } } }],
+      });
+      if (name !== 'mid')
+        caller.spec.backendDefaults = {
+          clientPolicy: {
+            tls: { validation: { trust: { acm: { certificateAuthorityARNs: ['arn:aws:acm-pca:x'] } } } },
+          },
+        };
+      return caller;
+    });
+    await apply('add callers of one router, two of them failing closed', callers);
+    const routeText = (node: string) =>
+      JSON.stringify(
+        [
+          ...cp.cache
+            .getSnapshot(`mesh/shop/virtualNode/${node}_shop`)!
+            .get(TypeUrl.RouteConfiguration)!
+            .resources.values(),
+        ].map((r) => decodeAny(r.any)),
+      );
+    assert.match(routeText('mid'), /cds_egress_shop_blue_shop_http_8080/);
+    for (const node of ['acm-a', 'zz-acm'])
+      assert.doesNotMatch(routeText(node), /_(blue|green|red)_shop_/, `${node}: no route to a color cluster`);
+    const router2 = copy(store, 'VirtualRouter', 'color-router');
+    router2.spec.routes!.push({
+      ...structuredClone(router2.spec.routes![0]!),
+      name: 'to-nowhere',
+      priority: 9,
+    });
+    (router2.spec.routes!.at(-1) as { httpRoute: { action: unknown; match: unknown } }).httpRoute = {
+      match: { prefix: '/nowhere' },
+      action: { weightedTargets: [{ virtualNodeRef: { name: 'nowhere' }, weight: 1 }] },
+    };
+    await apply('a route whose target does not exist, reported for every caller', [router2]);
+    await apply('remove the callers', [], callers);
 
     const ns = copy(store, 'Namespace', 'shop');
     ns.metadata.labels = { ...ns.metadata.labels, tier: 'edge' };
