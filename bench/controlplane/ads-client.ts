@@ -1,8 +1,12 @@
 /**
  * A minimal ADS client for the benchmark: one state-of-the-world stream per proxy node, subscribing
  * CDS and LDS (wildcard) and the given RDS names, ACKing every response as soon as it arrives. It does
- * not decode resources: the benchmark measures the control plane, not a proxy.
+ * not decode resources: the benchmark measures the control plane, not a proxy. The clients run in a
+ * child process ({@link startAdsClients}), so their channels and buffers live in another heap, as
+ * separate proxies' would, and the control plane's garbage collector does not walk them.
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { aggregatedDiscoveryServiceClient } from '../../src/mesh/xds/index.js';
 
@@ -18,8 +22,8 @@ interface Response {
   nonce: string;
 }
 
-/** One proxy node's ADS stream; `onResponse` sees each response (before the ACK is sent). */
-export class BenchAdsClient {
+/** One proxy node's ADS stream. */
+class BenchAdsClient {
   readonly #client: grpc.Client;
   readonly #stream: grpc.ClientDuplexStream<object, Response>;
 
@@ -27,7 +31,6 @@ export class BenchAdsClient {
     target: string,
     readonly nodeId: string,
     routeNames: string[],
-    onResponse: (nodeId: string, res: Response) => void,
   ) {
     const Ctor = aggregatedDiscoveryServiceClient();
     // One channel per node, as each Envoy has its own connection.
@@ -39,7 +42,6 @@ export class BenchAdsClient {
     ).StreamAggregatedResources();
     const names = (type: string) => (type === TYPES.route ? routeNames : []);
     this.#stream.on('data', (res: Response) => {
-      onResponse(nodeId, res);
       this.#stream.write({
         node: { id: nodeId },
         type_url: res.type_url,
@@ -59,4 +61,41 @@ export class BenchAdsClient {
   }
 }
 
-export { TYPES as benchTypeUrls };
+/**
+ * Starts one ADS client per node id in a child process; resolves once every stream is opened.
+ * `close()` cancels the streams and ends the process.
+ */
+export async function startAdsClients(
+  target: string,
+  nodeIds: string[],
+  routeNames: string[],
+): Promise<{ close(): Promise<void> }> {
+  // The child runs this TypeScript file through tsx, as the benchmark itself is run.
+  const child = fork(fileURLToPath(import.meta.url), ['--bench-ads-clients'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.send({ target, nodeIds, routeNames });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`ADS clients process exited (${code})`)));
+  });
+  return {
+    async close() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('close');
+      await exited;
+    },
+  };
+}
+
+if (process.argv.includes('--bench-ads-clients')) {
+  process.once('message', (m: { target: string; nodeIds: string[]; routeNames: string[] }) => {
+    const clients = m.nodeIds.map((id) => new BenchAdsClient(m.target, id, m.routeNames));
+    process.send!('started');
+    process.once('message', () => {
+      for (const c of clients) c.close();
+      process.disconnect();
+    });
+  });
+}

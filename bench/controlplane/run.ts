@@ -8,8 +8,9 @@
  *  - `controlplane.compile`: full compile of every node (ms, with the route memo, as the control plane
  *    compiles) and encode into snapshots (ms);
  *  - `controlplane.edit-to-ack`: one route's weights edited in the store → every affected node's client
- *    has ACKed the new route configuration (p50 / p99 ms over the edits), with one in-process grpc-js ADS
- *    client per node for the first `--clients N` nodes (default 250; `--quick`: all 200) on a unix socket;
+ *    has ACKed the new route configuration (p50 / p99 ms over the edits), with one grpc-js ADS
+ *    client per node for the first `--clients N` nodes (default 250; `--quick`: all 200) on a unix socket,
+ *    the clients in a child process (see ads-client.ts);
  *  - `controlplane.memory`: RSS and heap after the snapshots are built (MB).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { ResourceStore } from '../../src/mesh/sources/index.js';
 import { ControlPlane, RouteMemo, compileMesh, toResourcesByType } from '../../src/mesh/compile/index.js';
 import { SnapshotCache, XdsServer, TypeUrl, type XdsAckEvent } from '../../src/mesh/xds/index.js';
-import { BenchAdsClient, benchTypeUrls } from './ads-client.js';
+import { startAdsClients } from './ads-client.js';
 import { percentile } from '../lib/report.js';
 
 const quick = process.argv.includes('--quick');
@@ -176,7 +177,6 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-cp-'));
   const server = new XdsServer({ cache: controlPlane.cache });
   const target = await server.listen(`unix://${path.join(dir, 'xds.sock')}`);
-  const routeVersion = new Map<string, string>();
   const acked = new Map<string, string>();
   let onAck: ((e: XdsAckEvent) => void) | undefined;
   subscribe('trustmesh:xds:ack', (m) => {
@@ -186,12 +186,7 @@ async function main(): Promise<void> {
     onAck?.(e);
   });
   const clientNodes = new Set(nodeIds.slice(0, CLIENTS));
-  const clients = [...clientNodes].map(
-    (id) =>
-      new BenchAdsClient(target, id, ['rds_egress_http_8080'], (nodeId, res) => {
-        if (res.type_url === benchTypeUrls.route) routeVersion.set(nodeId, res.version_info);
-      }),
-  );
+  const clients = await startAdsClients(target, [...clientNodes], ['rds_egress_http_8080']);
   const deadline = Date.now() + 300_000;
   while (acked.size < clientNodes.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (acked.size < clientNodes.size)
@@ -232,12 +227,17 @@ async function main(): Promise<void> {
   onAck = undefined;
   latencies.sort((a, b) => a - b);
   recompileMs.sort((a, b) => a - b);
-  const cond = { edits: EDITS, clients: clients.length, affectedNodesPerEdit: affectedCounts[0] ?? 0 };
+  const cond = {
+    edits: EDITS,
+    clients: clientNodes.size,
+    clientsIn: 'child process',
+    affectedNodesPerEdit: affectedCounts[0] ?? 0,
+  };
   emit('controlplane.edit-to-ack', 'p50', 'ms', percentile(latencies, 50), cond);
   emit('controlplane.edit-to-ack', 'p99', 'ms', percentile(latencies, 99), cond);
   emit('controlplane.edit-to-ack', 'recompile-p50', 'ms', percentile(recompileMs, 50), cond);
 
-  for (const c of clients) c.close();
+  await clients.close();
   controlPlane.close();
   await server.close();
   rmSync(dir, { recursive: true, force: true });
