@@ -110,7 +110,7 @@ function fmt(v: number): string {
 
 /**
  * Renders the measurements as markdown tables, one per area, with ratios to their baselines; `load`
- * and `took` (the run's duration) go into the header.
+ * and `took` (the run's duration) go into the header, and with `only` which areas are older figures.
  */
 export function renderMarkdown(
   all: Measurement[],
@@ -118,6 +118,7 @@ export function renderMarkdown(
   quick: boolean,
   load: string,
   took: string,
+  only: string | undefined,
 ): string {
   const lines = [
     '# Benchmarks',
@@ -127,6 +128,14 @@ export function renderMarkdown(
     'A condition cell `〃` repeats the conditions of the row above.',
     `Load average (1 min) at start and end of the run: ${load}. Figures taken under load understate every variant.`,
     `Duration of the run: ${took}.`,
+    ...(only
+      ? [
+          `This run measured only \`${only}\`; ${Object.keys(areas)
+            .filter((a) => a !== only && all.some((m) => m.area === a))
+            .map((a) => `\`${a}\``)
+            .join(', ')} keep the figures of the day's earlier run.`,
+        ]
+      : []),
     '',
   ];
   for (const area of Object.keys(areas)) {
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
   }
   writeFileSync(resultsFile, JSON.stringify(all, null, 2) + '\n');
   const took = `${((performance.now() - started) / 1000).toFixed(0)} s (${durations.join(', ')})`;
-  const md = renderMarkdown(all, when, quick, `${loadAtStart} → ${loadavg()[0]!.toFixed(1)}`, took);
+  const md = renderMarkdown(all, when, quick, `${loadAtStart} → ${loadavg()[0]!.toFixed(1)}`, took, only);
   mkdirSync(`${root}docs`, { recursive: true });
   writeFileSync(`${root}docs/benchmarks.md`, md);
   process.stdout.write(md);
