@@ -163,6 +163,11 @@ export interface HttpConnectionManagerConfig {
   requestHeadersTimeoutMs: number;
   idleTimeoutMs: number;
   maxRequestHeadersKb: number;
+  /**
+   * Envoy `common_http_protocol_options.max_headers_count` (default 100, at least 1): a request with
+   * more header fields gets 431 (HTTP/1.1).
+   */
+  maxHeadersCount: number;
   accessLogPath: string | undefined;
 }
 
@@ -315,6 +320,14 @@ export function durationMs(v: unknown, fallbackMs: number): number {
 }
 
 /** Reads a wrapper type (UInt32Value etc.): plain number in JSON, `{value}` from protobuf decode. */
+/** A `UInt32Value` count that must be ≥ 1 (Envoy's `gte: 1` rule); throws naming the value. */
+function positiveCount(v: unknown, fallback: number): number {
+  const n = wrapped(v, fallback);
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+    throw new Error(`expected an integer ≥ 1, found ${JSON.stringify(v)}`);
+  return n;
+}
+
 function wrapped(v: unknown, fallback: number): number {
   if (v === undefined || v === null) return fallback;
   if (typeof v === 'object') return Number((v as { value?: unknown }).value ?? fallback);
@@ -921,6 +934,11 @@ function networkFilter(
         3_600_000,
       ),
       maxRequestHeadersKb: wrapped(tc.max_request_headers_kb, 60),
+      maxHeadersCount: p.try(
+        `${path}.typed_config.common_http_protocol_options.max_headers_count`,
+        () => positiveCount(common.max_headers_count, 100),
+        100,
+      ),
       accessLogPath: logPath,
     };
   }

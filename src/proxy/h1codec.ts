@@ -209,10 +209,6 @@ function classify(name: string, value: string, head: H1Head, request: boolean): 
   }
 }
 
-/** Envoy's default `max_headers_count` (HttpProtocolOptions): a request with more header fields
- * gets 431 on HTTP/1.1. */
-export const MAX_REQUEST_HEADERS = 100;
-
 /** An absolute-form target: scheme, authority (no userinfo), then path and query. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#@]+)([^#]*)$/i;
 

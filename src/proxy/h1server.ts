@@ -16,14 +16,7 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import {
-  H1ParseError,
-  MAX_REQUEST_HEADERS,
-  headEnd,
-  parseRequestHead,
-  requestTarget,
-  type H1Head,
-} from './h1codec.js';
+import { H1ParseError, headEnd, parseRequestHead, requestTarget, type H1Head } from './h1codec.js';
 import { toObject } from './h1upstream.js';
 import { HOP_BY_HOP, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
@@ -46,6 +39,8 @@ export interface H1ServerHost {
 export interface H1ServerOptions {
   /** Envoy `max_request_headers_kb`, in bytes: a longer head gets 431. */
   maxHeaderBytes: number;
+  /** Envoy `max_headers_count`: a head with more header fields gets 431. */
+  maxHeadersCount: number;
   /** Envoy `request_headers_timeout` (ms): a head not complete by then gets 408. */
   headersTimeoutMs: number;
   /** Envoy `idle_timeout` (ms): a connection with no bytes either way that long closes. */
@@ -136,7 +131,7 @@ export class H1ServerConnection {
       }
       head = parseRequestHead(buf, 0, end);
       if (head.hosts > 1) throw new H1ParseError(400, 'more than one Host header');
-      if (head.headers.length > 2 * MAX_REQUEST_HEADERS)
+      if (head.headers.length > 2 * this.#opts.maxHeadersCount)
         throw new H1ParseError(431, 'more header fields than max_headers_count');
       if (head.method !== 'CONNECT') target = requestTarget(head.method, head.target, hostOf(head));
     } catch (err) {

@@ -17,7 +17,7 @@ import { Duplex } from 'node:stream';
 import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry } from './config.js';
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
-import { H1ParseError, MAX_REQUEST_HEADERS, requestTarget } from './h1codec.js';
+import { H1ParseError, requestTarget } from './h1codec.js';
 import type { UpstreamSink } from './h1upstream.js';
 import {
   H1ServerConnection,
@@ -137,8 +137,12 @@ export class HttpConnectionManager {
       this.#localError('connect');
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     });
+    // node:http drops fields past its maxHeadersCount silently: keep one more than the limit so a
+    // head over it is seen (and refused) rather than cut.
+    this.#h1.maxHeadersCount = config.maxHeadersCount + 1;
     this.#codec = {
       maxHeaderBytes: config.maxRequestHeadersKb * 1024,
+      maxHeadersCount: config.maxHeadersCount,
       headersTimeoutMs: config.requestHeadersTimeoutMs,
       idleTimeoutMs: Math.min(config.idleTimeoutMs, 2 ** 31 - 1),
     };
@@ -245,8 +249,7 @@ export class HttpConnectionManager {
     try {
       // Two Host headers make the authority ambiguous (RFC 9112 §3.2).
       if (hostCount(req.rawHeaders) > 1) throw new H1ParseError(400, 'more than one Host header');
-      // node:http keeps up to 2000 fields, so a count past Envoy's limit is still seen.
-      if (req.rawHeaders.length > 2 * MAX_REQUEST_HEADERS)
+      if (req.rawHeaders.length > 2 * this.#codec.maxHeadersCount)
         throw new H1ParseError(431, 'more header fields than max_headers_count');
       target = requestTarget(req.method ?? 'GET', req.url ?? '', req.headers.host ?? '');
     } catch (err) {

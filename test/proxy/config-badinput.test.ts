@@ -116,3 +116,35 @@ test('forward_client_cert_details other than SANITIZE is refused naming the fiel
   const ok = hcmBootstrap({ forward_client_cert_details: 'SANITIZE' });
   assert.equal(parseBootstrap(ok, noFiles).listeners.length, 1);
 });
+
+test('an HTTP connection manager max_headers_count below 1 is rejected naming the field', () => {
+  const listener = (maxHeadersCount: unknown) => ({
+    static_resources: {
+      listeners: [
+        {
+          name: 'l',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'l',
+                    route_config: { name: 'r', virtual_hosts: [] },
+                    common_http_protocol_options: { max_headers_count: maxHeadersCount },
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  for (const bad of [0, -1, 1.5, 'many'])
+    rejects(listener(bad), /common_http_protocol_options\.max_headers_count: expected an integer ≥ 1/);
+  assert.equal(parseBootstrap(listener({ value: 7 }), noFiles).listeners.length, 1);
+});

@@ -17,6 +17,7 @@ let upstream: net.Server;
 const upstreamSockets = new Set<net.Socket>();
 let proxy: ProxyProcess;
 let port: number;
+let fewPort: number;
 
 /** What the hostile upstream answers per request path (bytes written, then `close` or not). */
 const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
@@ -54,6 +55,14 @@ const raw = (bytes: string | string[], ms?: number): Promise<string> => sendRaw(
 
 const get = (p: string, extra = ''): string => `GET ${p} HTTP/1.1\r\nHost: bad.local\r\n${extra}\r\n`;
 const last = (p: string): string => get(p, 'Connection: close\r\n');
+/** An HCM allowing 4 header fields (Envoy `common_http_protocol_options.max_headers_count`). */
+const fewHeaders = ((): Record<string, unknown> => {
+  const filter = hcm('few', [
+    vhost('few', ['bad.local'], [{ match: { prefix: '/' }, route: { cluster: 'hostile' } }]),
+  ]) as { typed_config: Record<string, unknown> };
+  filter.typed_config.common_http_protocol_options = { max_headers_count: 4 };
+  return filter;
+})();
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-h1bad-'));
@@ -88,11 +97,13 @@ before(async () => {
             vhost('bad', ['bad.local'], [{ match: { prefix: '/' }, route: { cluster: 'hostile' } }]),
           ]),
         ),
+        plainListener('few', 0, fewHeaders),
       ],
       clusters: [cluster('hostile', [['127.0.0.1', upPort]])],
     },
   });
   port = proxy.listeners.bad!;
+  fewPort = proxy.listeners.few!;
 });
 
 after(async () => {
@@ -129,6 +140,16 @@ test('more than max_headers_count (100) header fields: 431 from both HTTP/1.1 co
   assert.deepEqual(statuses(await raw(get('/', fields(100)))), [431], 'lean codec');
   const withBody = `POST / HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 1\r\n${fields(100)}\r\na`;
   assert.deepEqual(statuses(await raw(withBody)), [431], 'node:http fallback');
+});
+
+test('a configured max_headers_count (common_http_protocol_options) is the limit of both codecs', async () => {
+  const fields = (n: number): string => Array.from({ length: n }, (_, i) => `x-h${i}: v\r\n`).join('');
+  // Host, Connection and 2 more: 4 fields, the limit.
+  const four = `GET /four HTTP/1.1\r\nHost: bad.local\r\nConnection: close\r\n${fields(2)}\r\n`;
+  assert.deepEqual(statuses(await sendRaw(fewPort, four)), [200]);
+  assert.deepEqual(statuses(await sendRaw(fewPort, get('/', fields(4)))), [431], 'lean codec');
+  const withBody = `POST / HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 1\r\n${fields(3)}\r\na`;
+  assert.deepEqual(statuses(await sendRaw(fewPort, withBody)), [431], 'node:http fallback');
 });
 
 test('absolute-form targets route by their own authority, not the Host header (RFC 9112 §3.2.2)', async () => {
