@@ -280,7 +280,7 @@ class NodeCompiler {
     path: string,
   ): void {
     this.#issue(code, message, object, path);
-    recording?.issues.push({ code, message, object, path });
+    recording?.issues.push({ code, message, object, path, after: recording.targets.length });
   }
 
   get #connectTimeout(): string {
@@ -594,13 +594,18 @@ class NodeCompiler {
     const key = `${this.#mesh}\0${port}\0${protocol}`;
     const record = memo.get(router, key);
     if (record) {
-      const mark = this.#issues.length;
-      if (this.#replay(record.targets, policy, owner)) {
-        for (const i of record.issues) this.#issue(i.code, i.message, i.object, i.path);
-        return record.routes;
-      }
-      // The compile below raises again whatever the failed replay raised.
-      this.#issues.length = mark;
+      const mark = {
+        issues: this.#issues.length,
+        clusters: this.#clusters.size,
+        endpoints: this.#endpoints.size,
+      };
+      if (this.#replay(record, policy, owner)) return record.routes;
+      // A failed replay leaves no trace: the compile below builds its clusters again and raises their
+      // issues. Dropping only the issues lost them: a cluster the replay built (e.g. one without
+      // endpoints, an issue) is taken as built by the compile, which then raised nothing for it.
+      this.#issues.length = mark.issues;
+      truncateMap(this.#clusters, mark.clusters);
+      truncateMap(this.#endpoints, mark.endpoints);
     }
     const recording: Recording = { targets: [], issues: [], seen: new Set() };
     const routes = this.#compileRouterRoutes(router, port, protocol, policy, owner, recording);
@@ -610,16 +615,22 @@ class NodeCompiler {
   }
 
   /**
-   * Resolves a record's targets for this node, building their clusters with this node's `policy`.
+   * Resolves a record's targets for this node, building their clusters with this node's `policy`, and
+   * raises the record's issues among their cluster issues in the order the compile raised them.
    * False when a target resolves differently or its cluster cannot be built: the routes are then
-   * compiled afresh (the clusters and reads this replay added are a subset of what that compile adds).
+   * compiled afresh (the reads this replay added are a subset of what that compile adds).
    */
-  #replay(targets: readonly RecordedTarget[], policy: ClientPolicy | undefined, owner: string): boolean {
-    for (const t of targets) {
+  #replay(record: RouterRoutesRecord, policy: ClientPolicy | undefined, owner: string): boolean {
+    let next = 0;
+    for (const [k, t] of record.targets.entries()) {
       const vn = this.#state.resolveVirtualNode(t.ref);
       if (vn !== t.vn) return false;
       if (vn && t.cluster && this.#egressCluster(vn, t.cluster.listener, policy, owner) !== t.cluster.name)
         return false;
+      while (next < record.issues.length && record.issues[next]!.after <= k + 1) {
+        const i = record.issues[next++]!;
+        this.#issue(i.code, i.message, i.object, i.path);
+      }
     }
     return true;
   }
@@ -1157,6 +1168,12 @@ class NodeCompiler {
     );
     return undefined;
   }
+}
+
+/** Deletes the entries of `map` added after it had `size` entries (Maps iterate in insertion order). */
+function truncateMap(map: Map<string, unknown>, size: number): void {
+  let i = 0;
+  for (const key of [...map.keys()]) if (i++ >= size) map.delete(key);
 }
 
 /** Envoy `HealthCheck` of an App Mesh listener health check (run by the client proxies, §a.2). */

@@ -36,8 +36,14 @@ export interface RouterRoutesRecord {
   routes: readonly JsonObject[];
   /** Every weighted target, in the order the compiler resolved them. */
   targets: readonly RecordedTarget[];
-  /** Issues of the routes themselves (the replaying node raises them as its own). */
-  issues: readonly Required<Pick<CompileIssue, 'code' | 'message' | 'object' | 'path'>>[];
+  /**
+   * Issues of the routes themselves (the replaying node raises them as its own), each with `after`: how
+   * many of `targets` had been resolved when it was raised, so a replay interleaves them with the
+   * issues of the clusters it builds as the compile did.
+   */
+  issues: readonly (Required<Pick<CompileIssue, 'code' | 'message' | 'object' | 'path'>> & {
+    after: number;
+  })[];
 }
 
 /**
