@@ -290,6 +290,9 @@ test('shared router routes stay like a scratch compile through edits of their in
     await apply('the failing client policy covers every target port', [bPorts]);
     tls.ports = [8080];
     await apply('the failing client policy covers the other port only', [bPorts]);
+    // Its second path to the router (no client policy) replays what its first path could not.
+    bPorts.spec.backendGroups = [{ name: 'g' }];
+    await apply('the failing caller also reaches the router through a backend group', [bPorts]);
 
     const router = copy(store, 'VirtualRouter', 'r', 'a');
     const byArn = router.spec.routes![1] as { httpRoute: { action: { weightedTargets: object[] } } };
@@ -303,6 +306,11 @@ test('shared router routes stay like a scratch compile through edits of their in
       weight: 0,
     });
     await apply('a target with weight 0 and one named twice', [router]);
+    byArn.httpRoute.action.weightedTargets[0] = {
+      virtualNodeARN: 'arn:aws:appmesh:us-west-2:111122223333:mesh/m3/virtualNode/cm_c',
+      weight: 1,
+    };
+    await apply('an ARN target names no mesh', [router]);
 
     const other = copy(store, 'VirtualRouter', 'r', 'c');
     other.spec.routes!.push({
