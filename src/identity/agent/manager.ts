@@ -7,7 +7,11 @@
  *
  * The server may go away: every failure is retried with exponential backoff while the cache keeps
  * serving what it has. PermissionDenied / Unauthenticated from the server (agent evicted or
- * unknown) and an expired agent SVID make the agent attest again. Private keys stay in memory.
+ * unknown) and an expired agent SVID make the agent attest again. A banned agent does not attest
+ * again (SPIRE's agent shuts down when banned, spiffe.md §g.4 `agent ban`): it keeps serving its
+ * cache and retrying with its SVID until restarted, or until the server forgets it (`agent evict`
+ * of the banned agent lifts the ban, as in SPIRE) and it is refused as unknown. Private keys stay
+ * in memory.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -69,6 +73,16 @@ const GRPC_PERMISSION_DENIED = grpc.status.PERMISSION_DENIED;
 const GRPC_UNAUTHENTICATED = grpc.status.UNAUTHENTICATED;
 const MAX_BATCH = 256;
 
+/**
+ * Whether the server refused the agent's SVID because the agent is banned. The agent API carries no
+ * typed reason (SPIRE puts one in the status details), so this keys on the identity server's wording
+ * (`agent <ID> is banned`, service.ts), the one PermissionDenied that must not lead to attesting again.
+ */
+function isBanRefusal(err: ServerCallError): boolean {
+  const details = (err.cause as grpc.ServiceError | undefined)?.details ?? '';
+  return err.grpcCode === GRPC_PERMISSION_DENIED && / is banned$/.test(details);
+}
+
 /** See the module docstring. Start with {@link AgentManager.start}, stop with {@link AgentManager.close}. */
 export class AgentManager {
   readonly #o: Required<Omit<AgentManagerOptions, 'bootstrapRoots' | 'onSvidRotated' | 'backoff'>> &
@@ -88,6 +102,8 @@ export class AgentManager {
   #loop: Promise<void> | undefined;
   #firstSync: { promise: Promise<void>; resolve: () => void };
   #lastSyncOkMs = 0;
+  /** the server refused this agent's SVID as banned: attesting again is not allowed */
+  #banned = false;
 
   constructor(options: AgentManagerOptions) {
     if (!options.insecureBootstrap && !options.bootstrapRoots?.length) {
@@ -176,8 +192,20 @@ export class AgentManager {
           err instanceof ServerCallError &&
           (err.grpcCode === GRPC_PERMISSION_DENIED || err.grpcCode === GRPC_UNAUTHENTICATED)
         ) {
-          this.#log.warn({ err: err.message }, 'the server no longer recognizes this agent; attesting again');
-          this.#dropAgent();
+          if (this.#agent && isBanRefusal(err)) {
+            // Attesting again would escape the ban wherever the attestor mints a new agent ID per
+            // attestation (k8s_sat: a random UUID), so the SVID is kept and nothing is attested.
+            if (!this.#banned)
+              this.#log.error({ err: err.message }, 'the server banned this agent; it does not attest again');
+            this.#banned = true;
+          } else {
+            this.#banned = false;
+            this.#log.warn(
+              { err: err.message },
+              'the server no longer recognizes this agent; attesting again',
+            );
+            this.#dropAgent();
+          }
         }
         const delay = this.#backoff.next();
         this.#log.warn(
@@ -193,6 +221,10 @@ export class AgentManager {
   async #step(): Promise<void> {
     const now = this.#o.now();
     if (!this.#agent || now >= Date.parse(this.#agent.certificates[0]!.validTo)) {
+      if (this.#banned)
+        throw new NodeAttestationError(
+          'this agent is banned and its SVID expired; restart it to attest again',
+        );
       this.#dropAgent();
       await this.#attest();
     } else if (shouldRotate(now, this.#agent.certificates[0]!, this.#agent.jitter)) {

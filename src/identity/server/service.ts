@@ -602,6 +602,7 @@ export class IdentityService extends EventEmitter {
       throw new PermissionDeniedError(`${id} is not an agent ID`);
     const agent = this.store.getAgent(id);
     if (!agent) throw new PermissionDeniedError(`agent ${id} is not attested (evicted?); attest again`);
+    // Keep this wording: the agent recognizes a ban by it and then does not attest again (manager.ts).
     if (agent.banned) throw new PermissionDeniedError(`agent ${id} is banned`);
     const leafSerial = serialHex(leaf.serialNumber);
     if (leafSerial === agent.newSerialNumber) {

@@ -3,7 +3,7 @@
  * socket serving the Workload API and SDS from that cache (no identity server needed), and a Python
  * Workload API client as a second-language peer.
  */
-import { execFile as execFileCb } from 'node:child_process';
+import { execFile as execFileCb, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,7 @@ import {
   type SdsOptions,
 } from '../../../src/identity/agent/index.js';
 import type { EntryMessage } from '../../../src/identity/api/index.js';
+import { spawnTrustmesh } from '../../support/cli.js';
 
 /** A self-signed test CA of `td`. */
 export async function testCa(
@@ -177,5 +178,56 @@ export async function pythonWorkloadClient(): Promise<{
       return JSON.parse(stdout) as T;
     },
     close: () => rm(genDir, { recursive: true, force: true }),
+  };
+}
+
+/** A running `trustmesh agent run` child process (see {@link startAgentProcess}). */
+export interface RunningAgent {
+  proc: ChildProcess;
+  /** what the agent wrote to stdout and stderr (the last 5 MB) */
+  logs(): string;
+  /** SIGTERM and wait for exit */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `trustmesh agent run -config <configPath>` and resolves once it logged "agent started"
+ * (bounded: rejects with its output after 90 s or when it exits first).
+ */
+export async function startAgentProcess(configPath: string): Promise<RunningAgent> {
+  const proc = spawnTrustmesh(['agent', 'run', '-config', configPath]);
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`agent did not start within 90 s:\n${out}`));
+    }, 90_000);
+    const onData = (d: string) => {
+      out = (out + d).slice(-5_000_000);
+      if (out.includes('"msg":"agent started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.setEncoding('utf8').on('data', onData);
+    proc.stderr!.setEncoding('utf8').on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited (${code}) before starting:\n${out}`));
+    });
+  });
+  let stopping = false;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.once('exit', (code, signal) => {
+    if (!stopping) console.log(`the agent exited unexpectedly (${code ?? signal}):\n${out.slice(-6000)}`);
+  });
+  return {
+    proc,
+    logs: () => out,
+    async stop() {
+      stopping = true;
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
   };
 }
