@@ -94,22 +94,23 @@ const ELEMENT_MEMO_LIMIT = 100_000;
  * once without even the JSON text of a memo key. Elements map to their message bytes; arrays to the
  * bytes of the whole repeated field (tag, length and element, for each element).
  */
-const frozenEncodings = new WeakMap<object, { type: protobuf.Type; bytes: Uint8Array }>();
+const frozenEncodings = new WeakMap<object, { kind: string; bytes: Uint8Array }>();
 
 function isFrozenObject(v: JsonValue): v is JsonObject | JsonValue[] {
   return typeof v === 'object' && v !== null && Object.isFrozen(v);
 }
 
-function byIdentity(type: protobuf.Type, value: object, encode: () => Uint8Array): Uint8Array {
+/** `kind`: what the bytes encode — a message type's full name, or a repeated field (type and number). */
+function byIdentity(kind: string, value: object, encode: () => Uint8Array): Uint8Array {
   const hit = frozenEncodings.get(value);
-  if (hit?.type === type) return hit.bytes;
+  if (hit?.kind === kind) return hit.bytes;
   const bytes = encode();
-  frozenEncodings.set(value, { type, bytes });
+  frozenEncodings.set(value, { kind, bytes });
   return bytes;
 }
 
 function memoizedElement(type: protobuf.Type, element: JsonValue, encode: () => Uint8Array): Uint8Array {
-  if (isFrozenObject(element)) return byIdentity(type, element, encode);
+  if (isFrozenObject(element)) return byIdentity(type.fullName, element, encode);
   const key = `${type.fullName}\0${JSON.stringify(element)}`;
   let bytes = elementMemo.current.get(key);
   if (bytes) return bytes;
@@ -165,10 +166,9 @@ function encodeMessageSplit(type: protobuf.Type, json: JsonObject, path: string)
       continue;
     }
     const encode = () => encodeRepeated(field, value, key, path);
-    // Keyed by the field's element type too: one frozen array could sit in two kinds of field.
-    tail.push(
-      isFrozenObject(value) ? byIdentity(field.resolvedType as protobuf.Type, value, encode) : encode(),
-    );
+    // The field's bytes carry its number: one frozen array in two fields is two encodings.
+    const kind = `${type.fullName}.${field.id}`;
+    tail.push(isFrozenObject(value) ? byIdentity(kind, value, encode) : encode());
   }
   const base = type.encode(type.fromObject(jsonToPlain(type, rest, path, false))).finish();
   if (tail.length === 0) return base;
