@@ -105,6 +105,9 @@ export class AgentEndpoints {
       grpc: true,
       grpcWeb: false,
       connect: false,
+      // No gzip either way (SPIRE's agent registers no compressor): grpc-js clients advertise gzip, and
+      // compressing every ~2 KB SVID response on a local socket cost more CPU than the rest of a fetch.
+      acceptCompression: [],
       contextValues: (req) => {
         const socket = req.socket as Socket & { [kPeerPromise]?: Promise<PeerProcess> };
         return createContextValues().set(kPeer, socket[kPeerPromise]);

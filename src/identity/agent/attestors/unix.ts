@@ -28,6 +28,9 @@ export class UnixAttestor implements WorkloadAttestor {
   // Hashing a 100 MB binary costs ~0.2 s; the key changes whenever the file is replaced or modified.
   // The in-flight hash is cached, so workloads of one binary calling at once share one read of it.
   readonly #hashCache = new Map<string, Promise<string>>();
+  // /etc/passwd and /etc/group, parsed once per version of the file (a stat per attestation instead
+  // of open, read and parse for every call of every workload).
+  readonly #nameDbs = new Map<string, { version: string; db: Promise<Map<number, string>> }>();
 
   constructor(options: UnixAttestorOptions = {}) {
     this.#discoverPath = options.discoverWorkloadPath ?? true;
@@ -39,8 +42,7 @@ export class UnixAttestor implements WorkloadAttestor {
       { type: 'unix', value: `uid:${peer.uid}` },
       { type: 'unix', value: `gid:${peer.gid}` },
     ];
-    const users = await readNameDb('/etc/passwd');
-    const groups = await readNameDb('/etc/group');
+    const [users, groups] = await Promise.all([this.#nameDb('/etc/passwd'), this.#nameDb('/etc/group')]);
     const user = users.get(peer.uid);
     if (user) out.push({ type: 'unix', value: `user:${user}` });
     const group = groups.get(peer.gid);
@@ -52,6 +54,23 @@ export class UnixAttestor implements WorkloadAttestor {
     }
     if (this.#discoverPath) out.push(...(await this.#pathSelectors(peer.pid)));
     return out;
+  }
+
+  /** id → name of an /etc/passwd- or /etc/group-style file, re-read when the file changed. */
+  async #nameDb(file: string): Promise<Map<number, string>> {
+    let version: string;
+    try {
+      const st = await stat(file);
+      version = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return new Map();
+    }
+    let cached = this.#nameDbs.get(file);
+    if (cached?.version !== version) {
+      cached = { version, db: readNameDb(file) };
+      this.#nameDbs.set(file, cached);
+    }
+    return cached.db;
   }
 
   async #pathSelectors(pid: number): Promise<Selector[]> {
