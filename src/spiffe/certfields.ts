@@ -39,6 +39,8 @@ export interface Extension {
 
 /** The fields of a certificate the SPIFFE code reads. DER values are views of the certificate bytes. */
 export interface CertFields {
+  /** The serial number, as node:crypto's `X509Certificate.serialNumber` prints it (upper-case hex). */
+  serialNumber: string;
   /** Full DER of the subject Name. */
   subjectDer: Buffer;
   /** Full DER of the issuer Name. */
@@ -180,8 +182,16 @@ function decodeExtensions(f: CertFields): void {
   }
 }
 
+/** An INTEGER's content as OpenSSL's BN_bn2hex prints it: upper-case hex, no leading zero bytes. */
+function serialHex(value: Buffer): string {
+  let i = 0;
+  while (i < value.length - 1 && value[i] === 0) i++;
+  return value.subarray(i).toString('hex').toUpperCase();
+}
+
 /**
- * Parses a DER certificate's fields. @throws DerError on malformed input.
+ * Parses a DER certificate's fields (RFC 5280 §4.1) without OpenSSL: a few microseconds, where a
+ * node:crypto `X509Certificate` costs a few hundred. @throws DerError on malformed input.
  */
 export function parseCertFields(der: Buffer): CertFields {
   const cert = expectTlv(der, 0, tag.sequence);
@@ -200,6 +210,7 @@ export function parseCertFields(der: Buffer): CertFields {
   const [nb, na] = children(der, validity);
   if (!nb || !na) throw new DerError('incomplete validity');
   const f: CertFields = {
+    serialNumber: serialHex(valueOf(der, serial)),
     subjectDer: elementOf(der, subject),
     issuerDer: elementOf(der, issuer),
     notBefore: readTime(der, nb),

@@ -23,7 +23,8 @@ export {
 } from './id.js';
 export { generateKeyPair, parsePrivateKey, spkiDer, type KeyPair } from './keys.js';
 export { createCsr, parseCsr, parseCsrSync, type ParsedCsr } from './csr.js';
-export { parseCertificates, certificatesToPem, certificatesToDer } from './pem.js';
+export { parseCertificates, certificatesToPem, certificatesToDer, type CertificateLike } from './pem.js';
+export { parseCertFields, type CertFields, type Extension } from './certfields.js';
 export {
   mintX509Svid,
   mintX509SvidDer,

@@ -88,12 +88,28 @@ export function parseCertificates(pemOrDer: string | Uint8Array): X509Certificat
   return certs;
 }
 
-/** Encodes certificates as concatenated PEM `CERTIFICATE` blocks, in the given order. */
-export function certificatesToPem(certs: readonly X509Certificate[]): string {
-  return certs.map((c) => c.toString()).join('');
+/** A certificate as node:crypto holds it, or its DER bytes. */
+export type CertificateLike = X509Certificate | Uint8Array;
+
+function derOf(c: CertificateLike): Uint8Array {
+  return c instanceof X509Certificate ? c.raw : c;
 }
 
-/** Concatenates the DER of certificates, in the given order (Workload API wire form). */
-export function certificatesToDer(certs: readonly X509Certificate[]): Buffer {
-  return Buffer.concat(certs.map((c) => c.raw));
+/**
+ * Encodes certificates (node:crypto objects or DER) as concatenated PEM `CERTIFICATE` blocks
+ * (RFC 7468: base64 in 64-column lines), in the given order.
+ */
+export function certificatesToPem(certs: readonly CertificateLike[]): string {
+  return certs
+    .map((c) => {
+      const b64 = toBuffer(derOf(c)).toString('base64');
+      const lines = b64.match(/.{1,64}/g) ?? [];
+      return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+    })
+    .join('');
+}
+
+/** Concatenates the DER of certificates (node:crypto objects or DER), in the given order (Workload API wire form). */
+export function certificatesToDer(certs: readonly CertificateLike[]): Buffer {
+  return Buffer.concat(certs.map(derOf));
 }

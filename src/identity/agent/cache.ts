@@ -10,17 +10,44 @@
  * distinct caller selector set is memoised until the entry set changes (SVID rotations don't change
  * which entries match). A fetch or push then costs O(matched entries), not O(cached entries).
  */
-import type { X509Certificate, KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { EntryMessage } from '../api/index.js';
-import type { SpiffeBundle, TrustDomain } from '../../spiffe/index.js';
+import { parseCertFields, type SpiffeBundle, type TrustDomain } from '../../spiffe/index.js';
 import { selectorString } from './selectors.js';
 import { AgentClosedError } from './errors.js';
 
-/** An X509-SVID the agent holds for one entry: chain leaf first (DER-backed certificates), key in memory. */
-export interface CachedSvid {
+/**
+ * An X.509 certificate chain as the agent keeps it: DER, leaf first, with the leaf's validity and
+ * serial read once (a node:crypto X509Certificate per SVID cost more than minting its key).
+ */
+export interface CertificateChain {
+  /** DER certificates, leaf first, then intermediates */
+  certChainDer: Buffer[];
+  /** the leaf's notBefore, ms since the epoch */
+  notBefore: number;
+  /** the leaf's notAfter, ms since the epoch */
+  notAfter: number;
+  /** the leaf's serial number (upper-case hex, as X509Certificate prints it) */
+  serialNumber: string;
+}
+
+/**
+ * Reads a DER chain (leaf first) into a {@link CertificateChain}.
+ * @throws DerError when the leaf does not parse (RFC 5280 §4.1).
+ */
+export function certificateChain(certChainDer: Buffer[]): CertificateChain {
+  const leaf = parseCertFields(certChainDer[0] ?? Buffer.alloc(0));
+  return {
+    certChainDer,
+    notBefore: leaf.notBefore.getTime(),
+    notAfter: leaf.notAfter.getTime(),
+    serialNumber: leaf.serialNumber,
+  };
+}
+
+/** An X509-SVID the agent holds for one entry: its chain (DER, leaf first) and key, in memory. */
+export interface CachedSvid extends CertificateChain {
   spiffeId: string;
-  /** leaf first, then intermediates */
-  certificates: X509Certificate[];
   privateKey: KeyObject;
   /** the entry revision the SVID was minted for (a changed entry forces a new SVID) */
   entryRevision: number;

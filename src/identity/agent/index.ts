@@ -11,7 +11,14 @@ export {
   type AgentRunFlags,
   type NodeAttestorConfig,
 } from './config.js';
-export { SvidCache, type CachedSvid, type WorkloadIdentity, type WorkloadSnapshot } from './cache.js';
+export {
+  SvidCache,
+  certificateChain,
+  type CachedSvid,
+  type CertificateChain,
+  type WorkloadIdentity,
+  type WorkloadSnapshot,
+} from './cache.js';
 export { AgentManager, type AgentManagerOptions } from './manager.js';
 export { AgentEndpoints, type AgentEndpointsOptions } from './endpoints.js';
 export {
@@ -43,7 +50,13 @@ export { K8sAttestor } from './attestors/k8s.js';
 export { HttpPodInfoSource, parsePodInfo, type HttpPodInfoSourceOptions } from './attestors/pod-info.js';
 export type { WorkloadAttestor, PodInfo, PodInfoSource } from './attestors/types.js';
 export { joinTokenAttestor, k8sSatAttestor, type NodeAttestor } from './node-attestors.js';
-export { shouldRotate, rotationTimeMs, drawRotationJitter, ROTATION_JITTER } from './rotation.js';
+export {
+  shouldRotate,
+  rotationTimeMs,
+  drawRotationJitter,
+  ROTATION_JITTER,
+  type Validity,
+} from './rotation.js';
 export { Backoff } from './backoff.js';
 export { parseSelector, selectorString, selectorsMatch, type Selector } from './selectors.js';
 export { AgentMetrics } from './metrics.js';

@@ -13,7 +13,7 @@
  * of the banned agent lifts the ban, as in SPIRE) and it is refused as unknown. Private keys stay
  * in memory.
  */
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import type { X509Certificate, KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -31,9 +31,9 @@ import {
   TrustDomain,
   certificatesToPem,
 } from '../../spiffe/index.js';
-import type { SvidCache, CachedSvid } from './cache.js';
+import { certificateChain, type SvidCache, type CachedSvid, type CertificateChain } from './cache.js';
 import type { NodeAttestor } from './node-attestors.js';
-import { drawRotationJitter, rotationTimeMs, shouldRotate } from './rotation.js';
+import { drawRotationJitter, rotationTimeMs, shouldRotate, type Validity } from './rotation.js';
 import { Backoff } from './backoff.js';
 import { AgentClosedError, NodeAttestationError, ServerCallError } from './errors.js';
 
@@ -62,9 +62,8 @@ export interface AgentManagerOptions {
 }
 
 /** The agent's own identity (from node attestation). */
-interface AgentSvid {
+interface AgentSvid extends CertificateChain {
   spiffeId: string;
-  certificates: X509Certificate[];
   privateKey: KeyObject;
   jitter: number;
 }
@@ -220,14 +219,14 @@ export class AgentManager {
   /** One round: (re-)attest or renew if needed, watch, sync entries and bundles, issue SVIDs. */
   async #step(): Promise<void> {
     const now = this.#o.now();
-    if (!this.#agent || now >= Date.parse(this.#agent.certificates[0]!.validTo)) {
+    if (!this.#agent || now >= this.#agent.notAfter) {
       if (this.#banned)
         throw new NodeAttestationError(
           'this agent is banned and its SVID expired; restart it to attest again',
         );
       this.#dropAgent();
       await this.#attest();
-    } else if (shouldRotate(now, this.#agent.certificates[0]!, this.#agent.jitter)) {
+    } else if (shouldRotate(now, this.#agent, this.#agent.jitter)) {
       await this.#renewAgent();
     }
     this.#ensureWatch();
@@ -253,13 +252,13 @@ export class AgentManager {
     }
     this.#agent = {
       spiffeId: res.spiffe_id,
-      certificates: res.cert_chain.map((d) => new X509Certificate(d)),
+      ...certificateChain(res.cert_chain),
       privateKey: key.privateKey,
       jitter: drawRotationJitter(),
     };
     this.#revision = 0;
     this.#log.info(
-      { spiffeId: res.spiffe_id, expiresAt: this.#agent.certificates[0]!.validTo },
+      { spiffeId: res.spiffe_id, expiresAt: new Date(this.#agent.notAfter).toISOString() },
       'node attested',
     );
   }
@@ -270,13 +269,13 @@ export class AgentManager {
     const res = (await this.#call('RenewAgent', { csr })) as { spiffe_id: string; cert_chain: Buffer[] };
     this.#agent = {
       spiffeId: res.spiffe_id,
-      certificates: res.cert_chain.map((d) => new X509Certificate(d)),
+      ...certificateChain(res.cert_chain),
       privateKey: key.privateKey,
       jitter: drawRotationJitter(),
     };
     this.#resetClient();
     this.#log.info(
-      { spiffeId: res.spiffe_id, expiresAt: this.#agent.certificates[0]!.validTo },
+      { spiffeId: res.spiffe_id, expiresAt: new Date(this.#agent.notAfter).toISOString() },
       'agent SVID renewed',
     );
   }
@@ -348,11 +347,7 @@ export class AgentManager {
     for (const entry of this.#cache.entries().values()) {
       if (entry.selectors.every((s) => s.type === 'spiffe_id')) continue;
       const svid = this.#cache.svid(entry.id);
-      if (
-        !svid ||
-        svid.entryRevision !== entry.revision_number ||
-        shouldRotate(now, svid.certificates[0]!, svid.jitter)
-      ) {
+      if (!svid || svid.entryRevision !== entry.revision_number || shouldRotate(now, svid, svid.jitter)) {
         out.push(entry);
       }
     }
@@ -361,13 +356,29 @@ export class AgentManager {
 
   async #issueSvids(): Promise<void> {
     const due = this.#entriesNeedingSvids();
-    for (let i = 0; i < due.length; i += MAX_BATCH) {
-      const batch = due.slice(i, i + MAX_BATCH);
+    const prepare = async (from: number) => {
+      const batch = due.slice(from, from + MAX_BATCH);
       const keys = batch.map(() => generateKeyPair());
       const csrs = await Promise.all(keys.map((k) => createCsr(k)));
-      const res = (await this.#call('BatchNewX509Svid', {
+      return { batch, keys, csrs };
+    };
+    let next = due.length > 0 ? prepare(0) : undefined;
+    for (let i = 0; next; i += MAX_BATCH) {
+      const { batch, keys, csrs } = await next;
+      const pending = this.#call('BatchNewX509Svid', {
         params: batch.map((e, j) => ({ entry_id: e.id, csr: csrs[j]! })),
-      })) as BatchNewX509SvidResponseMessage;
+      });
+      // Awaited below; a rejection meanwhile must not count as unhandled.
+      pending.catch(() => {});
+      // The next batch's keys and CSRs are made while the server signs this one: one turn of the
+      // event loop first, so this request is on the wire before that CPU work starts.
+      next = undefined;
+      if (i + MAX_BATCH < due.length) {
+        await new Promise((r) => setImmediate(r));
+        next = prepare(i + MAX_BATCH);
+        next.catch(() => {});
+      }
+      const res = (await pending) as BatchNewX509SvidResponseMessage;
       const issued: Array<{ entryId: string; svid: CachedSvid }> = [];
       res.results.forEach((r, j) => {
         const entry = batch[j]!;
@@ -383,7 +394,7 @@ export class AgentManager {
           entryId: entry.id,
           svid: {
             spiffeId: r.spiffe_id,
-            certificates: r.cert_chain.map((d) => new X509Certificate(d)),
+            ...certificateChain(r.cert_chain),
             privateKey: keys[j]!.privateKey,
             entryRevision: entry.revision_number,
             jitter: drawRotationJitter(),
@@ -398,7 +409,7 @@ export class AgentManager {
             svids: issued.map((s) => ({
               entryId: s.entryId,
               spiffeId: s.svid.spiffeId,
-              expiresAt: s.svid.certificates[0]!.validTo,
+              expiresAt: new Date(s.svid.notAfter).toISOString(),
             })),
           },
           'X509-SVIDs issued',
@@ -411,13 +422,13 @@ export class AgentManager {
   #nextWakeMs(): number {
     const now = this.#o.now();
     let next = now + this.#o.syncIntervalMs;
-    const consider = (cert: X509Certificate, jitter: number) => {
+    const consider = (cert: Validity, jitter: number) => {
       next = Math.min(next, rotationTimeMs(cert, jitter));
     };
-    if (this.#agent) consider(this.#agent.certificates[0]!, this.#agent.jitter);
+    if (this.#agent) consider(this.#agent, this.#agent.jitter);
     for (const id of this.#cache.entries().keys()) {
       const svid = this.#cache.svid(id);
-      if (svid) consider(svid.certificates[0]!, svid.jitter);
+      if (svid) consider(svid, svid.jitter);
     }
     return Math.max(50, next - now);
   }
@@ -468,7 +479,7 @@ export class AgentManager {
     const creds = grpc.credentials.createSsl(
       verify ? Buffer.from(certificatesToPem(this.#roots!)) : null,
       agent ? Buffer.from(agent.privateKey.export({ format: 'pem', type: 'pkcs8' })) : null,
-      agent ? Buffer.from(certificatesToPem(agent.certificates)) : null,
+      agent ? Buffer.from(certificatesToPem(agent.certChainDer)) : null,
       {
         rejectUnauthorized: verify,
         checkServerIdentity: (_host, cert) => {

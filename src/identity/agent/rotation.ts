@@ -4,7 +4,6 @@
  * notBefore. The decision is a pure function of (now, certificate, jitter); the loop around it lives
  * in the manager and draws one jitter per SVID.
  */
-import type { X509Certificate } from 'node:crypto';
 
 /** Largest jitter fraction: the half-life threshold moves by up to ±10 %. */
 export const ROTATION_JITTER = 0.1;
@@ -14,17 +13,21 @@ export function drawRotationJitter(random: () => number = Math.random): number {
   return (random() * 2 - 1) * ROTATION_JITTER;
 }
 
+/** A certificate's validity, ms since the epoch (see `CertificateChain`). */
+export interface Validity {
+  notBefore: number;
+  notAfter: number;
+}
+
 /**
  * The instant (ms since the epoch) from which `cert` should be rotated: notAfter − (lifetime/2) ×
  * (1 + jitter). `jitter` is a fraction in [−0.1, 0.1] (positive = rotate earlier).
  */
-export function rotationTimeMs(cert: X509Certificate, jitter: number): number {
-  const notBefore = Date.parse(cert.validFrom);
-  const notAfter = Date.parse(cert.validTo);
-  return notAfter - ((notAfter - notBefore) / 2) * (1 + jitter);
+export function rotationTimeMs(cert: Validity, jitter: number): number {
+  return cert.notAfter - ((cert.notAfter - cert.notBefore) / 2) * (1 + jitter);
 }
 
 /** True when `cert` must be rotated at `nowMs` (see {@link rotationTimeMs}); expired certs always. */
-export function shouldRotate(nowMs: number, cert: X509Certificate, jitter: number): boolean {
-  return nowMs >= rotationTimeMs(cert, jitter) || nowMs >= Date.parse(cert.validTo);
+export function shouldRotate(nowMs: number, cert: Validity, jitter: number): boolean {
+  return nowMs >= rotationTimeMs(cert, jitter) || nowMs >= cert.notAfter;
 }

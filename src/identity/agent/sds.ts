@@ -140,7 +140,7 @@ export function buildSecrets(
       type: {
         case: 'tlsCertificate',
         value: {
-          certificateChain: inline(certificatesToPem(id.svid.certificates)),
+          certificateChain: inline(certificatesToPem(id.svid.certChainDer)),
           privateKey: inline(id.svid.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string),
         },
       },

@@ -76,7 +76,7 @@ export function registerWorkloadApi(router: ConnectRouter, deps: WorkloadApiDeps
     create(X509SVIDResponse, {
       svids: snap.identities.map(({ entry, svid }) => ({
         spiffeId: svid.spiffeId,
-        x509Svid: Buffer.concat(svid.certificates.map((c) => c.raw)),
+        x509Svid: Buffer.concat(svid.certChainDer),
         x509SvidKey: svid.privateKey.export({ format: 'der', type: 'pkcs8' }),
         bundle: snap.bundle?.x509.toDer() ?? new Uint8Array(),
         hint: entry.hint,
@@ -141,7 +141,7 @@ export function registerWorkloadApi(router: ConnectRouter, deps: WorkloadApiDeps
 
   const fingerprint = (snap: WorkloadSnapshot): string =>
     JSON.stringify([
-      snap.identities.map((i) => [i.entry.id, i.entry.hint, i.svid.certificates[0]!.serialNumber]),
+      snap.identities.map((i) => [i.entry.id, i.entry.hint, i.svid.serialNumber]),
       snap.bundle?.toJson(),
       [...snap.federatedBundles].map(([k, b]) => [k, b.toJson()]),
     ]);

@@ -8,17 +8,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, type ChildProcess } from 'node:child_process';
+import { execFile as execFileCb } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkloadApiClient, type X509Context } from '../../../src/spiffe/index.js';
-import { runTrustmesh, spawnTrustmesh } from '../../support/cli.js';
+import { runTrustmesh } from '../../support/cli.js';
 import { adminCall } from '../../../src/identity/server/index.js';
 import { startServer, type RunningServer } from '../server/support.js';
-import { pythonWorkloadClient } from './support.js';
+import { pythonWorkloadClient, startAgentProcess, type RunningAgent } from './support.js';
 
 const execFile = promisify(execFileCb);
 const isRoot = process.getuid!() === 0;
@@ -28,51 +28,10 @@ const WEB = 'spiffe://example.org/web';
 const NOBODY = 'spiffe://example.org/nobody';
 const SHORT_TTL_SECONDS = 20;
 
-/** Starts `trustmesh agent run` and resolves once it logged "agent started". */
-async function startAgent(
-  configPath: string,
-): Promise<{ proc: ChildProcess; logs(): string; stop(): Promise<void> }> {
-  const proc = spawnTrustmesh(['agent', 'run', '-config', configPath]);
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`agent did not start within 90 s:\n${out}`));
-    }, 90_000);
-    const onData = (d: string) => {
-      out = (out + d).slice(-50_000);
-      if (out.includes('"msg":"agent started"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.setEncoding('utf8').on('data', onData);
-    proc.stderr!.setEncoding('utf8').on('data', onData);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited (${code}) before starting:\n${out}`));
-    });
-  });
-  let stopping = false;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.once('exit', (code, signal) => {
-    if (!stopping) console.log(`the agent exited unexpectedly (${code ?? signal}):\n${out.slice(-6000)}`);
-  });
-  return {
-    proc,
-    logs: () => out,
-    async stop() {
-      stopping = true;
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 describe('agent end to end', { timeout: 240_000 }, () => {
   let dir: string;
   let server: RunningServer;
-  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  let agent: RunningAgent | undefined;
   let socketPath: string;
   let serverPort: number;
   let py: Awaited<ReturnType<typeof pythonWorkloadClient>> | undefined;
@@ -129,7 +88,7 @@ plugins {
 }
 `,
     );
-    agent = await startAgent(configPath);
+    agent = await startAgentProcess(configPath);
 
     await chmod(path.dirname(socketPath), 0o755);
     await chmod(path.dirname(path.dirname(socketPath)), 0o755);

@@ -16,9 +16,8 @@ import { cachedSvid, testCa } from './support.js';
 describe('rotation', () => {
   test('rows: before / at / after the jittered half-life', async () => {
     const ca = await testCa();
-    const leaf = cachedSvid(ca, 'spiffe://example.org/w', 1, 1000).certificates[0]!;
-    const notBefore = Date.parse(leaf.validFrom);
-    const notAfter = Date.parse(leaf.validTo);
+    const leaf = cachedSvid(ca, 'spiffe://example.org/w', 1, 1000);
+    const { notBefore, notAfter } = leaf;
     const half = notBefore + (notAfter - notBefore) / 2;
     const rows: Array<[string, number, number, boolean]> = [
       ['just issued', notBefore, 0, false],

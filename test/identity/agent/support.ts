@@ -27,6 +27,7 @@ import {
   registerReflection,
   registerSds,
   registerWorkloadApi,
+  certificateChain,
   type CachedSvid,
   type SdsOptions,
 } from '../../../src/identity/agent/index.js';
@@ -63,7 +64,13 @@ export function cachedSvid(
     caKey: ca.key,
     ttlSeconds,
   });
-  return { spiffeId, certificates: [cert], privateKey: k.privateKey, entryRevision: revision, jitter: 0 };
+  return {
+    spiffeId,
+    ...certificateChain([cert.raw]),
+    privateKey: k.privateKey,
+    entryRevision: revision,
+    jitter: 0,
+  };
 }
 
 /** A registration entry message with defaults. */
