@@ -16,7 +16,7 @@ import { PeerVerificationError, UpstreamError } from './errors.js';
 import { sslStats, type Counter, type Gauge, type SslStats, type Stats } from './stats.js';
 import { TlsContextProvider, type SecretStore } from './secrets.js';
 import { peerChain } from './verify.js';
-import { H1Pool } from './h1upstream.js';
+import { H1Pool, type PendingRequests } from './h1upstream.js';
 
 /** How soon a health check waiting for the cluster's TLS secrets looks again (ms). */
 const HC_SECRETS_RETRY_MS = 250;
@@ -119,12 +119,19 @@ export class Cluster {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #hcClients = new Map<string, Client>();
   #rqActive = 0;
+  /** Requests queued for a connection in any host's HTTP/1.1 pool (max_pending_requests). */
+  readonly #pending: PendingRequests;
   /** `upstream_rq_<status>` counters by status, so the per-request path builds no stat names. */
   readonly #byStatus = new Map<number, Counter>();
 
   constructor(config: ClusterConfig, deps: ClusterDeps) {
     this.config = config;
     this.#deps = deps;
+    this.#pending = {
+      active: 0,
+      max: config.circuitBreakers.maxPendingRequests,
+      overflowed: () => this.stats.rqPendingOverflow.value++,
+    };
     const s = deps.stats.scope(`cluster.${config.name}.`);
     this.stats = {
       cxTotal: s.counter('upstream_cx_total'),
@@ -391,6 +398,7 @@ export class Cluster {
     host.h1 = new H1Pool({
       connect: () => this.connect(host, ['http/1.1']),
       maxConnections: this.config.circuitBreakers.maxConnections,
+      pending: this.#pending,
       idleTimeoutMs: Math.min(this.config.idleTimeoutMs, 60_000),
     });
     return host.h1;

@@ -40,12 +40,27 @@ const MAX_RESPONSE_HEAD = 60 * 1024;
 /** Methods for which an absent body is still sent as `content-length: 0` (RFC 9110 §8.6). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/**
+ * Requests waiting for a connection, across the pools of one cluster (Envoy's
+ * `max_pending_requests` circuit breaker is per cluster, not per host).
+ */
+export interface PendingRequests {
+  /** requests queued now */
+  active: number;
+  /** Envoy's cluster `max_pending_requests` */
+  readonly max: number;
+  /** counts a request refused because `active` reached `max` (`upstream_rq_pending_overflow`) */
+  overflowed(): void;
+}
+
 /** Options of one host's pool. */
 export interface H1PoolOptions {
   /** Opens a connection to the host (for TLS, handshake and SAN check done); rejects on failure. */
   connect: () => Promise<UpstreamSocket>;
   /** Envoy's cluster `max_connections`: requests past it wait in the FIFO queue. */
   maxConnections: number;
+  /** The cluster's queue bound: a request finding it full fails at once with `UO` (overflow). */
+  pending: PendingRequests;
   /** A keep-alive connection unused this long (ms) is closed. */
   idleTimeoutMs: number;
 }
@@ -78,8 +93,25 @@ export class H1Pool {
     const idle = this.#idle.pop();
     if (idle) idle.run(a);
     else if (this.#open < this.#opts.maxConnections) this.#connect(a);
-    else this.#queue.push(a);
+    else {
+      const pending = this.#opts.pending;
+      if (pending.active >= pending.max) {
+        pending.overflowed();
+        sink.error(new UpstreamError('UO', 'upstream overflow (circuit breaker max_pending_requests)'), true);
+        return a.cancel;
+      }
+      pending.active++;
+      a.pending = pending;
+      this.#queue.push(a);
+    }
     return a.cancel;
+  }
+
+  /** The oldest queued request, off the queue and out of the pending count. */
+  #dequeue(): Attempt | undefined {
+    const a = this.#queue.shift();
+    a?.leaveQueue();
+    return a;
   }
 
   #connect(a: Attempt | undefined): void {
@@ -106,7 +138,7 @@ export class H1Pool {
       conn.destroy();
       return;
     }
-    for (let a = this.#queue.shift(); a; a = this.#queue.shift()) {
+    for (let a = this.#dequeue(); a; a = this.#dequeue()) {
       if (!a.cancelled) {
         conn.run(a);
         return;
@@ -125,17 +157,19 @@ export class H1Pool {
   }
 
   #next(): void {
-    while (this.#queue.length && this.#queue[0]!.cancelled) this.#queue.shift();
+    while (this.#queue.length && this.#queue[0]!.cancelled) this.#dequeue();
     if (this.#queue.length && !this.#destroyed && this.#open < this.#opts.maxConnections)
-      this.#connect(this.#queue.shift());
+      this.#connect(this.#dequeue());
   }
 
   /** Closes every connection; queued requests fail with a connect failure. */
   destroy(): void {
     this.#destroyed = true;
     for (const c of this.#idle.splice(0)) c.destroy();
-    for (const a of this.#queue.splice(0))
+    for (const a of this.#queue.splice(0)) {
+      a.leaveQueue();
       if (!a.cancelled) a.sink.error(new UpstreamError('UF', 'connection pool closed'), true);
+    }
   }
 }
 
@@ -145,15 +179,25 @@ class Attempt {
   readonly sink: UpstreamSink;
   cancelled = false;
   conn: H1Connection | undefined;
+  /** Set while the request waits in a pool's queue (it counts as pending there). */
+  pending: PendingRequests | undefined;
 
   constructor(req: H1Request, sink: UpstreamSink) {
     this.req = req;
     this.sink = sink;
   }
 
+  /** No longer waiting: out of the cluster's pending count (once). */
+  leaveQueue(): void {
+    if (this.pending) this.pending.active--;
+    this.pending = undefined;
+  }
+
   readonly cancel = (): void => {
     if (this.cancelled) return;
     this.cancelled = true;
+    // A cancelled request stays in the queue until reached, but frees its pending slot now.
+    this.leaveQueue();
     this.conn?.abandon(this);
   };
 }

@@ -465,8 +465,10 @@ class Forward {
           this.#reset();
           return;
         }
-        const connectFailure = err instanceof UpstreamError && err.flag === 'UF';
-        if (this.#shouldRetryReset(connectFailure)) {
+        const flag = err instanceof UpstreamError ? err.flag : undefined;
+        const connectFailure = flag === 'UF';
+        // Overflow (max_pending_requests) is a local refusal, answered at once as Envoy does.
+        if (flag !== 'UO' && this.#shouldRetryReset(connectFailure)) {
           this.#scheduleRetry();
           return;
         }
@@ -475,9 +477,11 @@ class Forward {
         const protocolError = err instanceof UpstreamError && err.cause instanceof H1ParseError;
         const reason = connectFailure
           ? 'connection failure'
-          : protocolError
-            ? 'protocol error'
-            : 'connection termination';
+          : flag === 'UO'
+            ? 'overflow'
+            : protocolError
+              ? 'protocol error'
+              : 'connection termination';
         this.#localReply(
           protocolError ? 502 : 503,
           `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,

@@ -19,6 +19,8 @@ let proxy: ProxyProcess;
 let port: number;
 let hcHealthy = true;
 const flakyCount = new Map<string, number>();
+let heldArrived = 0;
+const heldResponses: http.ServerResponse[] = [];
 
 async function serve(handler: http.RequestListener): Promise<number> {
   const s = http.createServer(handler);
@@ -94,6 +96,11 @@ before(async () => {
     res.write('partial');
     setTimeout(() => res.socket?.destroy(), 50);
   });
+  // Holds every response until the test releases them (one connection busy, one request queued).
+  const held2 = await serve((_req, res) => {
+    heldArrived++;
+    heldResponses.push(res);
+  });
   const odGood = await serve((_req, res) => res.end('od-good'));
   const odBad = await serve((_req, res) => {
     res.statusCode = 500;
@@ -141,6 +148,7 @@ before(async () => {
     route({ prefix: '/empty' }, { cluster: 'empty' }),
     route({ prefix: '/reset' }, { cluster: 'resetter' }),
     route({ prefix: '/od' }, { cluster: 'od' }),
+    route({ prefix: '/queued' }, { cluster: 'queued' }),
     { match: { path: '/direct' }, direct_response: { status: 418, body: { inline_string: 'teapot' } } },
   ];
   const egress = hcm('egress', [vhost('svc', ['svc.local'], routes)]);
@@ -164,6 +172,10 @@ before(async () => {
         cluster('slow', [['127.0.0.1', slow]]),
         cluster('down', [['127.0.0.2', held]], { connectTimeout: '0.5s' }),
         cluster('resetter', [['127.0.0.1', resetter]]),
+        {
+          ...cluster('queued', [['127.0.0.1', held2]]),
+          circuit_breakers: { thresholds: [{ max_connections: 1, max_pending_requests: 1 }] },
+        },
         cluster(
           'od',
           [
@@ -270,6 +282,30 @@ async function waitFor(cond: () => Promise<boolean>, what: string): Promise<void
   }
   assert.fail(`timed out waiting for ${what}`);
 }
+
+// Bounded: a broken breaker would leave the third request waiting behind the held ones.
+test(
+  'circuit breakers: past max_connections a request waits; past max_pending_requests it gets 503 overflow',
+  { timeout: 30_000 },
+  async () => {
+    const first = request('/queued/1');
+    await waitFor(async () => heldArrived === 1, 'the first request at the upstream');
+    const second = request('/queued/2');
+    await waitFor(
+      async () => (await proxy.stat('cluster.queued.upstream_rq_total')) === 2,
+      'the second request queued for the one connection',
+    );
+    const third = await request('/queued/3');
+    assert.equal(third.status, 503);
+    assert.match(third.body, /reset reason: overflow/);
+    assert.equal(await proxy.stat('cluster.queued.upstream_rq_pending_overflow'), 1);
+    assert.equal(heldArrived, 1, 'the queued request waits for the busy connection');
+    heldResponses.shift()!.end('one');
+    await waitFor(async () => heldArrived === 2, 'the queued request sent on the freed connection');
+    heldResponses.shift()!.end('two');
+    assert.deepEqual([(await first).body, (await second).body], ['one', 'two']);
+  },
+);
 
 test('active health check ejects a failing host and brings it back', async () => {
   const flags = async (): Promise<string> => (await proxy.admin('/clusters')).body;
