@@ -79,6 +79,33 @@ export function headEnd(buf: Buffer, start: number, limit: number, scanned = 0):
   return i + 4;
 }
 
+/**
+ * Joins the segments of a message head that arrives in pieces: each call returns `pending` + `d`,
+ * copied into a store grown geometrically, so a head sent in many small segments costs linear
+ * copying, not a concat of everything so far per segment.
+ */
+export class SegmentJoiner {
+  #store: Buffer | undefined;
+
+  /** `pending` (the bytes kept so far, or a view returned by an earlier call) followed by `d`. */
+  append(pending: Buffer, d: Buffer): Buffer {
+    const n = pending.length + d.length;
+    let store = this.#store;
+    if (
+      !store ||
+      pending.buffer !== store.buffer ||
+      pending.byteOffset !== store.byteOffset ||
+      n > store.length
+    ) {
+      store = Buffer.allocUnsafe(Math.max(2 * n, 4096));
+      pending.copy(store, 0);
+      this.#store = store;
+    }
+    d.copy(store, pending.length);
+    return store.subarray(0, n);
+  }
+}
+
 /** Parses a request head (`start`..`end` from {@link headEnd}). Throws H1ParseError. */
 export function parseRequestHead(buf: Buffer, start: number, end: number): H1Head {
   const text = buf.toString('latin1', start, end - 4);

@@ -16,7 +16,14 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { H1ParseError, headEnd, parseRequestHead, requestTarget, type H1Head } from './h1codec.js';
+import {
+  H1ParseError,
+  SegmentJoiner,
+  headEnd,
+  parseRequestHead,
+  requestTarget,
+  type H1Head,
+} from './h1codec.js';
 import { toObject } from './h1upstream.js';
 import { HOP_BY_HOP, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
@@ -58,8 +65,7 @@ export class H1ServerConnection {
   readonly #opts: H1ServerOptions;
   /** Bytes received and not yet parsed. */
   #buf: Buffer | undefined;
-  /** Backing store #buf grows in while a head arrives in pieces (spare capacity at its end). */
-  #store: Buffer | undefined;
+  readonly #joiner = new SegmentJoiner();
   /** Bytes of #buf already searched for the end of the head. */
   #scanned = 0;
   #ex: FastExchange | undefined;
@@ -80,32 +86,13 @@ export class H1ServerConnection {
   }
 
   readonly #onData = (d: Buffer): void => {
-    this.#buf = this.#buf ? this.#append(this.#buf, d) : d;
+    this.#buf = this.#buf ? this.#joiner.append(this.#buf, d) : d;
     if (this.#ex) {
       if (this.#buf.length > MAX_PIPELINED_BYTES) this.sock.pause();
       return;
     }
     this.#parse();
   };
-
-  /** `pending` + `d`, copied into a store grown geometrically: a head sent in many small segments
-   * costs linear copying, not a concat of everything so far per segment. */
-  #append(pending: Buffer, d: Buffer): Buffer {
-    const n = pending.length + d.length;
-    let store = this.#store;
-    if (
-      !store ||
-      pending.buffer !== store.buffer ||
-      pending.byteOffset !== store.byteOffset ||
-      n > store.length
-    ) {
-      store = Buffer.allocUnsafe(Math.max(2 * n, 4096));
-      pending.copy(store, 0);
-      this.#store = store;
-    }
-    d.copy(store, pending.length);
-    return store.subarray(0, n);
-  }
 
   #parse(): void {
     if (this.#parsing) return;
@@ -202,7 +189,6 @@ export class H1ServerConnection {
     s.setTimeout(0);
     s.pause();
     this.#buf = undefined;
-    this.#store = undefined;
     this.#host.fallback(s, this.#info, rest);
   }
 

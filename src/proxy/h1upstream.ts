@@ -6,7 +6,14 @@
  * {@link UpstreamSink}; per request the pool allocates one attempt object and the head string.
  */
 import type { Readable } from 'node:stream';
-import { ChunkedDecoder, H1ParseError, headEnd, parseResponseHead, type H1Head } from './h1codec.js';
+import {
+  ChunkedDecoder,
+  H1ParseError,
+  SegmentJoiner,
+  headEnd,
+  parseResponseHead,
+  type H1Head,
+} from './h1codec.js';
 import { UpstreamError } from './errors.js';
 import type { UpstreamSocket } from './cluster.js';
 
@@ -208,6 +215,9 @@ class H1Connection {
   readonly #pool: H1Pool;
   #a: Attempt | undefined;
   #buf: Buffer | undefined;
+  /** Bytes of #buf already searched for the end of the response head. */
+  #scanned = 0;
+  readonly #joiner = new SegmentJoiner();
   #head: H1Head | undefined;
   /** Body bytes still expected (Content-Length), -1 for chunked, -2 for read-until-close. */
   #left = 0;
@@ -323,7 +333,7 @@ class H1Connection {
     }
     let buf = d;
     if (this.#buf) {
-      buf = Buffer.concat([this.#buf, d]);
+      buf = this.#joiner.append(this.#buf, d);
       this.#buf = undefined;
     }
     try {
@@ -338,11 +348,14 @@ class H1Connection {
   #consume(a: Attempt, buf: Buffer): void {
     let pos = 0;
     while (!this.#head) {
-      const end = headEnd(buf, pos, MAX_RESPONSE_HEAD);
+      const end = headEnd(buf, pos, MAX_RESPONSE_HEAD, pos === 0 ? this.#scanned : 0);
       if (end < 0) {
+        // The next segment is appended in place and the search resumes where this one stopped.
         this.#buf = pos === 0 ? buf : buf.subarray(pos);
+        this.#scanned = buf.length - pos;
         return;
       }
+      this.#scanned = 0;
       const head = parseResponseHead(buf, pos, end);
       pos = end;
       // Interim responses (100 Continue, 103 Early Hints) are not forwarded; 101 never comes: we do

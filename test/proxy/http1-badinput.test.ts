@@ -19,8 +19,24 @@ let proxy: ProxyProcess;
 let port: number;
 let fewPort: number;
 
-/** What the hostile upstream answers per request path (bytes written, then `close` or not). */
-const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
+/** Offsets that cut `bytes` into pieces of `size` bytes. */
+const every = (bytes: string, size: number): number[] =>
+  Array.from({ length: Math.ceil(bytes.length / size) - 1 }, (_, i) => (i + 1) * size);
+
+const trickle = `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(40 * 1024)}\r\ncontent-length: 2\r\n\r\nok`;
+const straddle = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+
+/**
+ * What the hostile upstream answers per request path: bytes written (cut at the `cuts` offsets into
+ * writes 20 ms apart, when given), then `close` or not.
+ */
+const SCRIPTS: Record<string, { bytes: string; close?: boolean; cuts?: number[] }> = {
+  '/trickle': { bytes: trickle, cuts: every(trickle, 2048) },
+  // The head's final CRLFCRLF cut in the middle, then again one byte before its end.
+  '/straddle': {
+    bytes: straddle,
+    cuts: [straddle.indexOf('\r\n\r\n') + 2, straddle.indexOf('\r\n\r\n') + 3],
+  },
   '/bighead': { bytes: `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(61 * 1024)}\r\ncontent-length: 2\r\n\r\nok` },
   '/interim': {
     bytes:
@@ -51,6 +67,17 @@ const SCRIPTS: Record<string, { bytes: string; close?: boolean }> = {
   '/big': { bytes: `HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n${'x'.repeat(65536)}` },
 };
 
+async function writePieces(s: net.Socket, bytes: string, cuts: number[]): Promise<void> {
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    if (s.destroyed) return;
+    s.write(bytes.slice(from, to), 'latin1');
+    from = to;
+    // Apart, so the proxy is likely to read each piece on its own (the answer is checked either way).
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const raw = (bytes: string | string[], ms?: number): Promise<string> => sendRaw(port, bytes, ms);
 
 const get = (p: string, extra = ''): string => `GET ${p} HTTP/1.1\r\nHost: bad.local\r\n${extra}\r\n`;
@@ -80,7 +107,8 @@ before(async () => {
         const script = SCRIPTS[target] ?? {
           bytes: `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(line)}\r\n\r\n${line}`,
         };
-        if (script.close) s.end(script.bytes);
+        if (script.cuts) void writePieces(s, script.bytes, script.cuts);
+        else if (script.close) s.end(script.bytes);
         else s.write(script.bytes);
       }
     });
@@ -221,10 +249,14 @@ test('a hostile upstream never desyncs the downstream connection', async () => {
     [get('/ws-colon'), [502, 200], protocolError],
     // Interim responses are dropped; the final one is forwarded.
     [get('/interim'), [200, 200], /^HTTP\/1\.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/],
+    // An interim response, then a 40 KiB head in 2 KiB pieces; a head end cut in the middle.
+    [get('/trickle'), [200, 200], /x-big: a{40960}\r\ncontent-length: 2\r\n\r\nokHTTP/],
+    [get('/straddle'), [200, 200], /content-length: 2\r\n\r\nokHTTP/],
     ['HEAD /headte HTTP/1.1\r\nHost: bad.local\r\n\r\n', [200, 200], /^HTTP\/1\.1 200 OK\r\n\r\nHTTP/],
   ];
   for (const [first, want, shape] of rows) {
-    const answer = await raw(first + last('/after'));
+    // Closed by the proxy after /after; the bound only matters if it never is.
+    const answer = await raw(first + last('/after'), 10_000);
     assert.deepEqual(statuses(answer), want, JSON.stringify(first));
     assert.match(
       answer,
