@@ -10,6 +10,9 @@ import type { DownstreamInfo } from './http.js';
 import { isGrpc } from './router.js';
 
 /** See the module docstring. Header names are lowercase; `headers` repeats as arrays. */
+/** Largest request body (bytes) the lean HTTP/1.1 codec holds whole instead of streaming it. */
+export const MAX_INLINE_BODY = 64 * 1024;
+
 export interface Exchange {
   /** Request method (`:method`). */
   readonly method: string;
@@ -31,8 +34,11 @@ export interface Exchange {
   readonly headers: Record<string, string | string[] | undefined>;
   /** The downstream connection: TLS, original destination, verified peer URI SANs. */
   readonly info: DownstreamInfo;
-  /** The request body stream, or null when the request has none. */
-  readonly body: Readable | null;
+  /**
+   * The request body: a stream, the whole body when it arrived with the head (the lean HTTP/1.1
+   * codec, Content-Length bodies up to {@link MAX_INLINE_BODY}), or null when there is none.
+   */
+  readonly body: Readable | Buffer | null;
   /** Request Content-Length, -1 when absent. */
   readonly contentLength: number;
   /** Status of the response head, 0 before it is sent. */

@@ -1,9 +1,9 @@
 /**
  * The lean HTTP/1.1 server codec of the http_connection_manager: keep-alive connections whose
- * requests carry no body (the bulk of mesh traffic) are parsed from the socket's bytes and answered
- * without node:http's per-request objects. Anything else (a request body, Expect, HTTP/1.0, no Host)
- * hands the connection, from that request on, to node:http ({@link H1ServerHost.fallback}), so
- * every feature keeps its one implementation.
+ * requests carry no body or a Content-Length body of at most 64 KiB (the bulk of mesh traffic) are
+ * parsed from the socket's bytes and answered without node:http's per-request objects. Anything else
+ * (a chunked or larger body, Expect, HTTP/1.0, no Host) hands the connection, from that request on,
+ * to node:http ({@link H1ServerHost.fallback}), so every feature keeps its one implementation.
  *
  * Envoy semantics kept here (source/common/http/http1/codec_impl.cc, conn_manager_impl.cc):
  * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb or with
@@ -25,7 +25,7 @@ import {
   type H1Head,
 } from './h1codec.js';
 import { toObject } from './h1upstream.js';
-import { HOP_BY_HOP, type Exchange } from './exchange.js';
+import { HOP_BY_HOP, MAX_INLINE_BODY, type Exchange } from './exchange.js';
 import type { DownstreamInfo } from './http.js';
 import { isGrpc } from './router.js';
 
@@ -69,6 +69,8 @@ export class H1ServerConnection {
   /** Bytes of #buf already searched for the end of the head. */
   #scanned = 0;
   #ex: FastExchange | undefined;
+  /** A parsed head whose Content-Length body is still arriving. */
+  #awaitingBody: { head: H1Head; target: { path: string; authority: string }; end: number } | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #parsing = false;
   #closing = false;
@@ -104,8 +106,10 @@ export class H1ServerConnection {
     }
   }
 
-  /** Handles the request at the start of `buf`; false when its head is still incomplete. */
+  /** Handles the request at the start of `buf`; false when its head or body is still incomplete. */
   #next(buf: Buffer): boolean {
+    const waiting = this.#awaitingBody;
+    if (waiting) return this.#dispatch(buf, waiting.head, waiting.target, waiting.end);
     let head: H1Head;
     let end: number;
     let target: { path: string; authority: string } | undefined;
@@ -141,13 +145,32 @@ export class H1ServerConnection {
       head.hosts === 0 ||
       head.expectContinue ||
       head.chunked ||
-      head.contentLength > 0
+      head.contentLength > MAX_INLINE_BODY
     ) {
       this.#detach(buf);
       return false;
     }
+    return this.#dispatch(buf, head, target, end);
+  }
+
+  /**
+   * Dispatches the request whose head ends at `end` once its Content-Length body (if any) is in
+   * `buf`; until then the parsed head is kept, so a body arriving in pieces does not re-parse it.
+   */
+  #dispatch(buf: Buffer, head: H1Head, target: { path: string; authority: string }, end: number): boolean {
+    let body: Buffer | null = null;
+    if (head.contentLength > 0) {
+      if (buf.length - end < head.contentLength) {
+        this.#awaitingBody = { head, target, end };
+        return false;
+      }
+      this.#awaitingBody = undefined;
+      // A copy: the bytes sit in the segment joiner's store, which the next segments overwrite.
+      body = Buffer.from(buf.subarray(end, end + head.contentLength));
+      end += head.contentLength;
+    }
     this.#buf = end < buf.length ? buf.subarray(end) : undefined;
-    const ex = new FastExchange(this, head, target, this.#info);
+    const ex = new FastExchange(this, head, target, this.#info, body);
     this.#ex = ex;
     try {
       this.#host.dispatch(ex);
@@ -242,8 +265,8 @@ class FastExchange implements Exchange {
   readonly grpc: boolean;
   readonly rawHeaders: string[];
   readonly info: DownstreamInfo;
-  readonly body = null;
-  readonly contentLength = -1;
+  readonly body: Buffer | null;
+  readonly contentLength: number;
   status = 0;
   bytesSent = 0;
   readonly #conn: H1ServerConnection;
@@ -260,8 +283,11 @@ class FastExchange implements Exchange {
     head: H1Head,
     target: { path: string; authority: string },
     info: DownstreamInfo,
+    body: Buffer | null,
   ) {
     this.#conn = conn;
+    this.body = body;
+    this.contentLength = body ? body.length : -1;
     this.method = head.method;
     this.path = target.path;
     this.authority = target.authority;

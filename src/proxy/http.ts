@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, type Readable } from 'node:stream';
 import type { HttpConnectionManagerConfig, RetryPolicyConfig, RouteConfigEntry } from './config.js';
 import type { Cluster, ClusterManager, Host } from './cluster.js';
 import { UpstreamError } from './errors.js';
@@ -381,8 +381,8 @@ class Forward {
       if (!this.#done) this.#finish();
     });
     const body = this.#ex.body;
-    if (!body) {
-      this.#body = null;
+    if (!body || Buffer.isBuffer(body)) {
+      this.#body = body;
       this.#try();
     } else if (this.#retry && this.#retry.numRetries > 0) {
       // Buffer (bounded) so a retry can resend the body; past the bound, retries are off.
@@ -539,7 +539,7 @@ class Forward {
         method: ex.method,
         path: this.#path,
         headers: this.#upHeaders,
-        body: this.#body === undefined ? ex.body! : this.#body,
+        body: this.#body === undefined ? (ex.body as Readable) : this.#body,
         contentLength: ex.contentLength,
       },
       sink,
@@ -595,7 +595,7 @@ class Forward {
         s.on('close', () => {
           if (!gotHeaders && !cancelled) sink.error(new Error(`stream closed with code ${s.rstCode}`), true);
         });
-        if (this.#body === undefined) this.#ex.body!.pipe(s);
+        if (this.#body === undefined) (this.#ex.body as Readable).pipe(s);
         else if (this.#body && this.#body.length) s.end(this.#body);
       },
       (err: Error) => {

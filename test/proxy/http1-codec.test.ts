@@ -22,7 +22,7 @@ let kaConnections = 0;
 let proxy: ProxyProcess;
 let port: number;
 
-const raw = (bytes: string, ms?: number): Promise<string> => sendRaw(port, bytes, ms);
+const raw = (bytes: string | string[], ms?: number): Promise<string> => sendRaw(port, bytes, ms);
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-h1codec-'));
@@ -111,7 +111,7 @@ test('chunked and close-delimited upstream bodies reach the client whole; HEAD g
   assert.match(head, /"url":"\/after"/);
 });
 
-test('requests with bodies and HTTP/1.0 are served on the same connection (node:http fallback)', async () => {
+test('request bodies: Content-Length up to 64 KiB on the lean codec (also arriving in pieces), chunked and larger ones and HTTP/1.0 through node:http, on one connection', async () => {
   const answer = await raw(
     'GET /first HTTP/1.1\r\nHost: codec.local\r\n\r\n' +
       'POST /cl HTTP/1.1\r\nHost: codec.local\r\nContent-Length: 5\r\n\r\nhello' +
@@ -122,6 +122,18 @@ test('requests with bodies and HTTP/1.0 are served on the same connection (node:
   assert.match(answer, /"method":"POST","url":"\/cl","body":"hello"/);
   assert.match(answer, /"method":"POST","url":"\/te","body":"abc"/);
   assert.match(answer, /"url":"\/last"/);
+  const inline = 'y'.repeat(64 * 1024);
+  const pieces = [
+    `PUT /inline HTTP/1.1\r\nHost: codec.local\r\nContent-Length: ${inline.length}\r\n\r\n${inline.slice(0, 100)}`,
+    inline.slice(100, 30_000),
+    inline.slice(30_000) + 'GET /then HTTP/1.1\r\nHost: codec.local\r\n\r\n',
+    `POST /large HTTP/1.1\r\nHost: codec.local\r\nContent-Length: ${inline.length + 1}\r\nConnection: close\r\n\r\n${inline}z`,
+  ];
+  const bodies = await raw(pieces);
+  assert.deepEqual(statuses(bodies), [200, 200, 200]);
+  assert.match(bodies, new RegExp(`"method":"PUT","url":"/inline","body":"${inline}"`));
+  assert.match(bodies, /"url":"\/then"/);
+  assert.match(bodies, new RegExp(`"method":"POST","url":"/large","body":"${inline}z"`));
   const old = await raw('GET /old HTTP/1.0\r\nHost: codec.local\r\n\r\n');
   assert.match(old, /^HTTP\/1\.1 200 /);
   assert.match(old, /"url":"\/old"/);
