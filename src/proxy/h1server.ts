@@ -8,7 +8,8 @@
  * Envoy semantics kept here (source/common/http/http1/codec_impl.cc, conn_manager_impl.cc):
  * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb or with
  * more than max_headers_count fields → 431; an absolute-form target routes by its own authority;
- * a head not complete within request_headers_timeout → 408; two Host headers → 400; an upgrade
+ * a head not complete within request_headers_timeout → 408, a body idle for stream_idle_timeout →
+ * 408; two Host headers → 400; an upgrade
  * without upgrade_configs → 403 (`upgrade_failed`); CONNECT → 404, as no route without a
  * connect_matcher matches it (Envoy FAQ "Why is Envoy sending 404s to CONNECT requests?"), and the
  * connection closes (the client may already be sending tunnel bytes); pipelined requests answered
@@ -50,6 +51,8 @@ export interface H1ServerOptions {
   maxHeadersCount: number;
   /** Envoy `request_headers_timeout` (ms): a head not complete by then gets 408. */
   headersTimeoutMs: number;
+  /** Envoy `stream_idle_timeout` (ms): a request body with no bytes for that long gets 408. */
+  streamIdleTimeoutMs: number;
   /** Envoy `idle_timeout` (ms): a connection with no bytes either way that long closes. */
   idleTimeoutMs: number;
 }
@@ -72,6 +75,7 @@ export class H1ServerConnection {
   /** A parsed head whose Content-Length body is still arriving. */
   #awaitingBody: { head: H1Head; target: { path: string; authority: string }; end: number } | undefined;
   #headTimer: NodeJS.Timeout | undefined;
+  #bodyTimer: NodeJS.Timeout | undefined;
   #parsing = false;
   #closing = false;
   #detached = false;
@@ -162,9 +166,11 @@ export class H1ServerConnection {
     if (head.contentLength > 0) {
       if (buf.length - end < head.contentLength) {
         this.#awaitingBody = { head, target, end };
+        this.#armBodyTimer();
         return false;
       }
       this.#awaitingBody = undefined;
+      clearTimeout(this.#bodyTimer);
       // A copy: the bytes sit in the segment joiner's store, which the next segments overwrite.
       body = Buffer.from(buf.subarray(end, end + head.contentLength));
       end += head.contentLength;
@@ -180,6 +186,16 @@ export class H1ServerConnection {
       return false;
     }
     return true;
+  }
+
+  /** Envoy's stream_idle_timeout while a body arrives: no byte for that long → 408 and close. */
+  #armBodyTimer(): void {
+    clearTimeout(this.#bodyTimer);
+    if (this.#opts.streamIdleTimeoutMs <= 0) return;
+    this.#bodyTimer = setTimeout(() => {
+      this.#bodyTimer = undefined;
+      if (this.#awaitingBody && !this.#closing) this.#refuse(408, 'timeout');
+    }, this.#opts.streamIdleTimeoutMs);
   }
 
   #armHeadTimer(): void {
@@ -235,6 +251,7 @@ export class H1ServerConnection {
 
   readonly #onClose = (): void => {
     clearTimeout(this.#headTimer);
+    clearTimeout(this.#bodyTimer);
     this.#closing = true;
     const ex = this.#ex;
     this.#ex = undefined;

@@ -144,6 +144,7 @@ export class HttpConnectionManager {
       maxHeaderBytes: config.maxRequestHeadersKb * 1024,
       maxHeadersCount: config.maxHeadersCount,
       headersTimeoutMs: config.requestHeadersTimeoutMs,
+      streamIdleTimeoutMs: Math.min(config.streamIdleTimeoutMs, 2 ** 31 - 1),
       idleTimeoutMs: Math.min(config.idleTimeoutMs, 2 ** 31 - 1),
     };
     this.#h1Host = {

@@ -84,12 +84,13 @@ const get = (p: string, extra = ''): string => `GET ${p} HTTP/1.1\r\nHost: bad.l
 /** A request whose body (over 64 KiB) hands the connection to the node:http fallback. */
 const viaFallback = `POST /big-body HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 70000\r\n\r\n${'x'.repeat(70000)}`;
 const last = (p: string): string => get(p, 'Connection: close\r\n');
-/** An HCM allowing 4 header fields (Envoy `common_http_protocol_options.max_headers_count`). */
+/** An HCM allowing 4 header fields (`common_http_protocol_options.max_headers_count`), streams idle 0.3 s. */
 const fewHeaders = ((): Record<string, unknown> => {
   const filter = hcm('few', [
     vhost('few', ['bad.local'], [{ match: { prefix: '/' }, route: { cluster: 'hostile' } }]),
   ]) as { typed_config: Record<string, unknown> };
   filter.typed_config.common_http_protocol_options = { max_headers_count: 4 };
+  filter.typed_config.stream_idle_timeout = '0.3s';
   return filter;
 })();
 
@@ -186,6 +187,14 @@ test('a configured max_headers_count (common_http_protocol_options) is the limit
     [200, 431],
     'node:http fallback',
   );
+});
+
+test('a request body that stops arriving gets 408 after stream_idle_timeout and the close', async () => {
+  const stalled = 'POST /stall HTTP/1.1\r\nHost: bad.local\r\nContent-Length: 10\r\n\r\nabc';
+  // Bounded well past the 0.3 s timeout; the proxy's close ends the wait.
+  const answer = await sendRaw(fewPort, stalled, 10_000);
+  assert.deepEqual(statuses(answer), [408]);
+  assert.match(answer, /connection: close/i);
 });
 
 test('absolute-form targets route by their own authority, not the Host header (RFC 9112 §3.2.2)', async () => {
