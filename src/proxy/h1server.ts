@@ -9,11 +9,10 @@
  * malformed or smuggling-shaped heads → 400 and close; a head over max_request_headers_kb or with
  * more than max_headers_count fields → 431; an absolute-form target routes by its own authority;
  * a head not complete within request_headers_timeout → 408, a body idle for stream_idle_timeout →
- * 408; two Host headers → 400; an upgrade
- * without upgrade_configs → 403 (`upgrade_failed`); CONNECT → 404, as no route without a
- * connect_matcher matches it (Envoy FAQ "Why is Envoy sending 404s to CONNECT requests?"), and the
- * connection closes (the client may already be sending tunnel bytes); pipelined requests answered
- * in order.
+ * 408; two Host headers → 400; an upgrade without upgrade_configs → 403 (`upgrade_failed`);
+ * CONNECT → 404, as no route without a connect_matcher matches it (Envoy FAQ "Why is Envoy sending
+ * 404s to CONNECT requests?"), and the connection closes (the client may already be sending tunnel
+ * bytes); pipelined requests answered in order.
  */
 import http from 'node:http';
 import type net from 'node:net';
