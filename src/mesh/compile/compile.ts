@@ -218,6 +218,15 @@ interface EgressPort {
   tcp?: { target: JsonObject; idle?: string; owner: string };
 }
 
+/** A virtual router listener's routes as one caller needs them: its client policy, its name in issues. */
+interface RouterRoutesCall {
+  router: VirtualRouter;
+  port: number;
+  protocol: 'http' | 'http2' | 'grpc';
+  policy: ClientPolicy | undefined;
+  owner: string;
+}
+
 /** What {@link RouteMemo} keeps of a router's routes while they are being compiled. */
 type Recording = { targets: RecordedTarget[]; issues: RouteIssue[]; seen: Set<string> };
 type RouteIssue = RouterRoutesRecord['issues'][number];
@@ -501,7 +510,7 @@ class NodeCompiler {
           this.#addHost(port, protocol, {
             virtualService: vsName,
             port,
-            routes: this.#routerRoutes(router, port, protocol, policy, owner),
+            routes: this.#routerRoutes({ router, port, protocol, policy, owner }),
           });
         }
       }
@@ -582,15 +591,10 @@ class NodeCompiler {
    * from `options.memo` when another node compiled them from the same objects, else compiled (and
    * recorded when every target's cluster could be built).
    */
-  #routerRoutes(
-    router: VirtualRouter,
-    port: number,
-    protocol: 'http' | 'http2' | 'grpc',
-    policy: ClientPolicy | undefined,
-    owner: string,
-  ): readonly JsonObject[] {
+  #routerRoutes(call: RouterRoutesCall): readonly JsonObject[] {
+    const { router, port, protocol, policy, owner } = call;
     const memo = this.#options.memo;
-    if (!memo) return this.#compileRouterRoutes(router, port, protocol, policy, owner);
+    if (!memo) return this.#compileRouterRoutes(call);
     const key = `${this.#mesh}\0${port}\0${protocol}`;
     const record = memo.get(router, key);
     if (record) {
@@ -608,7 +612,7 @@ class NodeCompiler {
       truncateMap(this.#endpoints, mark.endpoints);
     }
     const recording: Recording = { targets: [], issues: [], seen: new Set() };
-    const routes = this.#compileRouterRoutes(router, port, protocol, policy, owner, recording);
+    const routes = this.#compileRouterRoutes(call, recording);
     const { targets, issues } = recording;
     if (!targets.some((t) => t.refused)) memo.set(router, key, { targets, issues, routes });
     return routes;
@@ -635,14 +639,8 @@ class NodeCompiler {
     return true;
   }
 
-  #compileRouterRoutes(
-    router: VirtualRouter,
-    port: number,
-    protocol: 'http' | 'http2' | 'grpc',
-    policy: ClientPolicy | undefined,
-    owner: string,
-    recording?: Recording,
-  ): JsonObject[] {
+  #compileRouterRoutes(call: RouterRoutesCall, recording?: Recording): JsonObject[] {
+    const { router, port, protocol, policy, owner } = call;
     const type = routeTypeOfProtocol[protocol];
     const out: JsonObject[] = [];
     const routes = (router.spec.routes ?? []).map((r, index) => ({ r, index, priority: r.priority }));
