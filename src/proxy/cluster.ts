@@ -68,6 +68,7 @@ export class Host {
 interface ClusterStats {
   cxTotal: Counter;
   cxActive: Gauge;
+  cxOverflow: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
   rqTotal: Counter;
@@ -119,6 +120,8 @@ export class Cluster {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #hcClients = new Map<string, Client>();
   #rqActive = 0;
+  /** Connections being opened (connect or TLS handshake not done yet). */
+  #opening = 0;
   /** Requests queued for a connection in any host's HTTP/1.1 pool (max_pending_requests). */
   readonly #pending: PendingRequests;
   /** `upstream_rq_<status>` counters by status, so the per-request path builds no stat names. */
@@ -136,6 +139,7 @@ export class Cluster {
     this.stats = {
       cxTotal: s.counter('upstream_cx_total'),
       cxActive: s.gauge('upstream_cx_active'),
+      cxOverflow: s.counter('upstream_cx_overflow'),
       cxConnectFail: s.counter('upstream_cx_connect_fail'),
       cxConnectTimeout: s.counter('upstream_cx_connect_timeout'),
       rqTotal: s.counter('upstream_rq_total'),
@@ -297,6 +301,17 @@ export class Cluster {
   }
 
   /**
+   * Envoy's `max_connections` circuit breaker for a filter that opens one upstream connection per
+   * downstream connection (tcp_proxy): false, counting `upstream_cx_overflow`, when the cluster's
+   * open and opening connections have reached it.
+   */
+  admitConnection(): boolean {
+    if (this.stats.cxActive.value + this.#opening < this.config.circuitBreakers.maxConnections) return true;
+    this.stats.cxOverflow.value++;
+    return false;
+  }
+
+  /**
    * Opens a connection to `host` (TLS per the cluster's transport socket, verified against its
    * validation context). Counts Envoy's cx and ssl stats. `alpn` is offered over TLS.
    */
@@ -310,7 +325,14 @@ export class Cluster {
         return;
       }
       let sock: UpstreamSocket;
+      this.#opening++;
+      let opening = true;
+      const opened = (): void => {
+        if (opening) this.#opening--;
+        opening = false;
+      };
       const onFail = (err: Error): void => {
+        opened();
         clearTimeout(timer);
         s.cxConnectFail.value++;
         sock.destroy();
@@ -325,6 +347,7 @@ export class Cluster {
         onFail(new UpstreamError('UF', `connect to ${host.key} timed out`));
       }, this.config.connectTimeoutMs);
       const established = (): void => {
+        opened();
         clearTimeout(timer);
         sock.removeListener('error', onFail);
         s.cxTotal.value++;

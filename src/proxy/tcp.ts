@@ -27,12 +27,20 @@ export class TcpProxy {
     this.#totalWeight = config.clusters.reduce((s, c) => s + c.weight, 0);
   }
 
-  /** Proxies `down` to a host of the (weighted) cluster; resets `down` when none can be reached. */
+  /**
+   * Proxies `down` to a host of the (weighted) cluster; resets `down` when none can be reached or
+   * the cluster's max_connections circuit breaker is full (`upstream_cx_overflow`).
+   */
   handle(down: net.Socket, info: DownstreamInfo): void {
     this.#cxTotal.value++;
     const cluster = this.#clusters.get(pickWeighted(this.config.clusters, this.#totalWeight).name);
     if (!cluster) {
       this.#noCluster.value++;
+      down.destroy();
+      return;
+    }
+    // Not on the HTTP L4 fast path, which stands for requests that Envoy would queue instead.
+    if (!cluster.admitConnection()) {
       down.destroy();
       return;
     }

@@ -11,7 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { cluster, hcm, plainListener, startProxy, vhost, type ProxyProcess } from './support/envoy.js';
+import {
+  cluster,
+  hcm,
+  plainListener,
+  startProxy,
+  tcpProxy,
+  vhost,
+  type ProxyProcess,
+} from './support/envoy.js';
 
 let dir: string;
 const servers: http.Server[] = [];
@@ -20,6 +28,7 @@ let port: number;
 let hcHealthy = true;
 const flakyCount = new Map<string, number>();
 let heldArrived = 0;
+let tcpEcho: net.Server;
 const heldResponses: http.ServerResponse[] = [];
 
 async function serve(handler: http.RequestListener): Promise<number> {
@@ -101,6 +110,9 @@ before(async () => {
     heldArrived++;
     heldResponses.push(res);
   });
+  tcpEcho = net.createServer((c) => c.pipe(c));
+  await new Promise<void>((r) => tcpEcho.listen(0, '127.0.0.1', r));
+  const tcpEchoPort = (tcpEcho.address() as net.AddressInfo).port;
   const odGood = await serve((_req, res) => res.end('od-good'));
   const odBad = await serve((_req, res) => {
     res.statusCode = 500;
@@ -164,7 +176,10 @@ before(async () => {
   ];
   proxy = await startProxy(dir, 'routing', {
     static_resources: {
-      listeners: [plainListener('lds_egress_0.0.0.0_15001', 0, egress)],
+      listeners: [
+        plainListener('lds_egress_0.0.0.0_15001', 0, egress),
+        plainListener('tcp_limited', 0, tcpProxy('tcp_limited', 'tcp_one')),
+      ],
       clusters: [
         cluster('v1', [['127.0.0.1', v1]]),
         cluster('v2', [['127.0.0.1', v2]]),
@@ -172,6 +187,10 @@ before(async () => {
         cluster('slow', [['127.0.0.1', slow]]),
         cluster('down', [['127.0.0.2', held]], { connectTimeout: '0.5s' }),
         cluster('resetter', [['127.0.0.1', resetter]]),
+        {
+          ...cluster('tcp_one', [['127.0.0.1', tcpEchoPort]]),
+          circuit_breakers: { thresholds: [{ max_connections: 1 }] },
+        },
         {
           ...cluster('queued', [['127.0.0.1', held2]]),
           circuit_breakers: { thresholds: [{ max_connections: 1, max_pending_requests: 1 }] },
@@ -213,6 +232,7 @@ before(async () => {
 });
 
 after(async () => {
+  tcpEcho?.close();
   await proxy?.stop();
   for (const s of servers) s.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -282,6 +302,39 @@ async function waitFor(cond: () => Promise<boolean>, what: string): Promise<void
   }
   assert.fail(`timed out waiting for ${what}`);
 }
+
+/** Connects to the tcp_proxy listener, sends `line`; resolves with what came back before the close or 5 s. */
+function tcpExchange(line: string, keepOpen: boolean): Promise<{ echoed: string; socket: net.Socket }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(proxy.listeners.tcp_limited!, '127.0.0.1', () => socket.write(line));
+    let echoed = '';
+    const done = () => resolve({ echoed, socket });
+    socket.setEncoding('utf8').on('data', (d: string) => {
+      echoed += d;
+      if (keepOpen && echoed === line) done();
+    });
+    socket.on('close', done);
+    socket.on('error', () => {});
+    setTimeout(done, 5000).unref();
+  });
+}
+
+test("tcp_proxy: past the cluster's max_connections a connection is closed and counted as overflow", async () => {
+  const first = await tcpExchange('one', true);
+  assert.equal(first.echoed, 'one');
+  const second = await tcpExchange('two', false);
+  assert.equal(second.echoed, '', 'nothing is proxied past max_connections');
+  assert.ok(second.socket.destroyed || second.socket.readableEnded);
+  assert.equal(await proxy.stat('cluster.tcp_one.upstream_cx_overflow'), 1);
+  first.socket.destroy();
+  await waitFor(
+    async () => (await proxy.stat('cluster.tcp_one.upstream_cx_active')) === 0,
+    'the first upstream connection closed',
+  );
+  const third = await tcpExchange('three', true);
+  assert.equal(third.echoed, 'three');
+  third.socket.destroy();
+});
 
 // Bounded: a broken breaker would leave the third request waiting behind the held ones.
 test(
