@@ -97,6 +97,7 @@ export class IdentityServer {
         bundles: store,
         upstream: cfg.upstreamAuthority ? loadDiskUpstreamAuthority(cfg.upstreamAuthority) : undefined,
         refreshHintSeconds: cfg.bundleEndpoint?.refreshHintSeconds,
+        jwtIssuer: cfg.jwtIssuer,
         now,
         onBundleChanged: (sequence) => {
           log.info({ sequence }, 'bundle updated');

@@ -23,7 +23,8 @@ describe('trustmesh server CLI', () => {
     (await adminCall<CreateReply>(s.socketPath, 'entry.create', { entries: [entry] })).results[0]!;
 
   before(async () => {
-    s = await startServer(tmp.dir);
+    // jwt_issuer: every JWT-SVID carries it as `iss` (SPIRE; absent when unset, see the other.org server).
+    s = await startServer(tmp.dir, { server: 'jwt_issuer = "https://oidc.example.org"' });
   });
   after(async () => {
     await s?.stop();
@@ -277,6 +278,7 @@ describe('trustmesh server CLI', () => {
     const claims = decodeJwt(token.trim());
     assert.equal(claims.sub, 'spiffe://example.org/w');
     assert.deepEqual(claims.aud, ['db']);
+    assert.equal(claims.iss, 'https://oidc.example.org');
 
     const doc = JSON.parse(spiffeJson) as {
       spiffe_sequence: number;
@@ -301,6 +303,11 @@ describe('trustmesh server CLI', () => {
     const o = await startServer(other.dir, { trustDomain: 'other.org' });
     try {
       const { pem } = await adminCall<{ pem: string }>(o.socketPath, 'bundle.show');
+      const { token } = await adminCall<{ token: string }>(o.socketPath, 'jwt.mint', {
+        spiffe_id: 'spiffe://other.org/w',
+        audience: ['x'],
+      });
+      assert.equal(decodeJwt(token).iss, undefined, 'no jwt_issuer, no iss claim');
       const [set, own] = await Promise.all([
         s.cli(['bundle', 'set', '-id', 'spiffe://other.org'], pem),
         s.cli(['bundle', 'set', '-id', 'spiffe://example.org'], pem),

@@ -119,6 +119,8 @@ export interface CaManagerOptions {
   upstream?: UpstreamAuthority;
   /** bundle `spiffe_refresh_hint` in seconds (0 = omitted) */
   refreshHintSeconds?: number;
+  /** SPIRE `jwt_issuer`: the `iss` claim of every JWT-SVID (none when unset) */
+  jwtIssuer?: string;
   /** clock in ms since the epoch */
   now?: () => number;
   /** called after the own bundle's content changed (new sequence) */
@@ -365,6 +367,7 @@ export class CaManager {
       kid: ca.jwtKid,
       ttlSeconds,
       now: new Date(nowMs),
+      ...(this.#o.jwtIssuer ? { extraClaims: { iss: this.#o.jwtIssuer } } : {}),
     });
     return { token, expiresAt: Math.floor(nowMs / 1000) + ttlSeconds };
   }
