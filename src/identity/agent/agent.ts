@@ -139,6 +139,11 @@ export class Agent {
     const metricsServer = config.prometheus
       ? (await metrics.listen(config.prometheus.host, config.prometheus.port)).server
       : undefined;
+    if (config.ignoredKeys.length > 0)
+      log.warn(
+        { keys: config.ignoredKeys },
+        'configuration keys not used by trustmesh are ignored (SPIRE would refuse unknown ones)',
+      );
     log.info(
       { agentId: manager.agentSpiffeId, socketPath: config.socketPath, svids: cache.svidCount() },
       'agent started',

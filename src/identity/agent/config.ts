@@ -58,7 +58,30 @@ export interface AgentConfig {
   syncIntervalMs: number;
   /** Prometheus `/metrics` listener, when configured */
   prometheus: { host: string; port: number } | undefined;
+  /**
+   * Keys of the file that this implementation does not read (dotted, e.g. `agent.admin_socket_path`):
+   * SPIRE refuses unknown keys; these may be SPIRE keys trustmesh lacks, so the agent starts and warns
+   * naming them instead.
+   */
+  ignoredKeys: string[];
 }
+
+/** Top-level sections and `agent` keys the resolver reads (SPIRE's names). */
+const TOP_LEVEL_KEYS = new Set(['agent', 'plugins', 'telemetry']);
+const AGENT_KEYS = new Set([
+  'trust_domain',
+  'server_address',
+  'server_port',
+  'socket_path',
+  'data_dir',
+  'trust_bundle_path',
+  'insecure_bootstrap',
+  'join_token',
+  'pod_info_url',
+  'sds',
+  'log_level',
+  'experimental',
+]);
 
 /** `agent run` flags (SPIRE's names); each overrides the file's key. */
 export interface AgentRunFlags {
@@ -301,5 +324,11 @@ export function resolveAgentConfig(file: Obj, flags: AgentRunFlags, cwd = proces
       promPort !== undefined
         ? { host: str('telemetry.Prometheus.host', prom['host']) ?? '127.0.0.1', port: promPort }
         : undefined,
+    ignoredKeys: [
+      ...Object.keys(file).filter((k) => !TOP_LEVEL_KEYS.has(k)),
+      ...Object.keys(agent)
+        .filter((k) => !AGENT_KEYS.has(k))
+        .map((k) => `agent.${k}`),
+    ],
   };
 }

@@ -105,6 +105,11 @@ export class IdentityServer {
         },
       });
       await ca.init();
+      if (cfg.ignoredKeys.length > 0)
+        log.warn(
+          { keys: cfg.ignoredKeys },
+          'configuration keys not used by trustmesh are ignored (SPIRE would refuse unknown ones)',
+        );
       if (cfg.caTtlSeconds < 6 * cfg.defaultX509SvidTtlSeconds) {
         log.warn(
           { caTtlSeconds: cfg.caTtlSeconds, defaultX509SvidTtlSeconds: cfg.defaultX509SvidTtlSeconds },

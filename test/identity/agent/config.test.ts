@@ -76,6 +76,21 @@ telemetry { Prometheus { port = 9988 } }
     assert.equal(cfg.logLevel, 'debug');
     assert.equal(cfg.syncIntervalMs, 2000);
     assert.deepEqual(cfg.prometheus, { host: '127.0.0.1', port: 9988 });
+    assert.deepEqual(cfg.ignoredKeys, []);
+  });
+
+  test('keys trustmesh does not read are named (a typo among them), not silently dropped', () => {
+    const cfg = resolveAgentConfig(
+      {
+        ...BASE,
+        agent: { ...BASE.agent, admin_socket_path: '/tmp/admin.sock', log_levl: 'DEBUG' },
+        health_checks: {},
+      },
+      {},
+      '/',
+    );
+    assert.deepEqual(cfg.ignoredKeys, ['health_checks', 'agent.admin_socket_path', 'agent.log_levl']);
+    assert.equal(cfg.logLevel, 'info', 'the misspelt key changed nothing');
   });
 
   test('flags override the file; the unix attestor is the default; pod_info_url in agent enables k8s', () => {

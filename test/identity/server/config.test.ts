@@ -85,6 +85,16 @@ describe('resolveServerConfig', () => {
     assert.deepEqual(cfg.keyManager, { kind: 'memory' });
     assert.equal(cfg.joinToken, true);
     assert.equal(cfg.caSubject, 'C=US, O=SPIFFE');
+    assert.deepEqual(cfg.ignoredKeys, ['health_checks'], 'read by SPIRE, not by trustmesh: named');
+  });
+  test('keys trustmesh does not read are named (a typo among them), not silently dropped', () => {
+    const cfg = resolveServerConfig(
+      { server: { trust_domain: 'a.org', ratelimit: { attestation: false }, ca_tll: '1h' }, profiling: {} },
+      {},
+      '/srv',
+    );
+    assert.deepEqual(cfg.ignoredKeys, ['profiling', 'server.ratelimit', 'server.ca_tll']);
+    assert.equal(cfg.caTtlSeconds, 86400, 'the misspelt key changed nothing');
   });
   test('defaults (§g.5) with flags only', () => {
     const cfg = resolveServerConfig({}, { trustDomain: 'example.org' }, '/srv');

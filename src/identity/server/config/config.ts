@@ -64,7 +64,32 @@ export interface ServerConfig {
     keyFilePath?: string;
   };
   federatesWith: FederatesWithConfig[];
+  /**
+   * Keys of the file that this implementation does not read (dotted, e.g. `server.ratelimit`):
+   * SPIRE refuses unknown keys; these may be SPIRE keys trustmesh lacks, so the server starts and
+   * warns naming them instead.
+   */
+  ignoredKeys: string[];
 }
+
+/** Top-level sections and `server` keys the resolver reads (SPIRE's names). */
+const TOP_LEVEL_KEYS = new Set(['server', 'plugins', 'telemetry']);
+const SERVER_KEYS = new Set([
+  'trust_domain',
+  'data_dir',
+  'log_level',
+  'bind_address',
+  'bind_port',
+  'socket_path',
+  'ca_ttl',
+  'ca_key_type',
+  'ca_subject',
+  'default_x509_svid_ttl',
+  'default_jwt_svid_ttl',
+  'agent_ttl',
+  'jwt_issuer',
+  'federation',
+]);
 
 /** `server run` flags (spire-server names); each overrides the file. */
 export interface RunFlags {
@@ -222,6 +247,12 @@ export function resolveServerConfig(file: HclObject, flags: RunFlags, cwd = proc
     databasePath: resolve(dataDir, 'datastore.sqlite3'),
     joinToken: true,
     federatesWith: [],
+    ignoredKeys: [
+      ...Object.keys(file).filter((k) => !TOP_LEVEL_KEYS.has(k)),
+      ...Object.keys(server)
+        .filter((k) => !SERVER_KEYS.has(k))
+        .map((k) => `server.${k}`),
+    ],
   };
 
   resolvePlugins(cfg, plugins, abs);
