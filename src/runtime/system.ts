@@ -63,7 +63,12 @@ export function systemPaths(stateDir: string): SystemPaths {
 function serverAgentApiPort(socketPath: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const req = request(
-      { socketPath, path: '/v1/healthcheck', method: 'POST', headers: { 'content-type': 'application/json' } },
+      {
+        socketPath,
+        path: '/v1/healthcheck',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
