@@ -26,7 +26,7 @@
  */
 import path from 'node:path';
 import { TrustDomain } from '../../spiffe/index.js';
-import { ConfigFileError, readConfigDocument } from '../config/index.js';
+import { ConfigFileError, readConfigDocument, unreadKeys } from '../config/index.js';
 import { AgentConfigError } from './errors.js';
 import { DEFAULT_SDS_OPTIONS, type SdsOptions } from './sds.js';
 
@@ -324,11 +324,6 @@ export function resolveAgentConfig(file: Obj, flags: AgentRunFlags, cwd = proces
       promPort !== undefined
         ? { host: str('telemetry.Prometheus.host', prom['host']) ?? '127.0.0.1', port: promPort }
         : undefined,
-    ignoredKeys: [
-      ...Object.keys(file).filter((k) => !TOP_LEVEL_KEYS.has(k)),
-      ...Object.keys(agent)
-        .filter((k) => !AGENT_KEYS.has(k))
-        .map((k) => `agent.${k}`),
-    ],
+    ignoredKeys: unreadKeys(file, TOP_LEVEL_KEYS, 'agent', AGENT_KEYS),
   };
 }

@@ -43,3 +43,24 @@ export function readConfigDocument(file: string): unknown {
     throw new ConfigFileError(file, `${file}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/**
+ * The keys of a config document that its reader does not read, dotted (`health_checks`,
+ * `server.ratelimit`): top-level keys outside `topLevel`, and keys of the `section` block outside
+ * `sectionKeys`. SPIRE refuses such keys ("Unknown configuration detected"); the daemons name them
+ * in a warning, as some are SPIRE keys trustmesh does not implement.
+ */
+export function unreadKeys(
+  doc: Record<string, unknown>,
+  topLevel: ReadonlySet<string>,
+  section: string,
+  sectionKeys: ReadonlySet<string>,
+): string[] {
+  const block = doc[section];
+  const inner =
+    typeof block === 'object' && block !== null && !Array.isArray(block) ? Object.keys(block) : [];
+  return [
+    ...Object.keys(doc).filter((k) => !topLevel.has(k)),
+    ...inner.filter((k) => !sectionKeys.has(k)).map((k) => `${section}.${k}`),
+  ];
+}

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { TrustDomain } from '../../../spiffe/index.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
-import { ConfigFileError, readConfigDocument, type HclObject } from '../../config/index.js';
+import { ConfigFileError, readConfigDocument, unreadKeys, type HclObject } from '../../config/index.js';
 
 /** Default admin socket (SPIRE's path with our name). */
 export const DEFAULT_SOCKET_PATH = '/tmp/trustmesh-server/private/api.sock';
@@ -247,12 +247,7 @@ export function resolveServerConfig(file: HclObject, flags: RunFlags, cwd = proc
     databasePath: resolve(dataDir, 'datastore.sqlite3'),
     joinToken: true,
     federatesWith: [],
-    ignoredKeys: [
-      ...Object.keys(file).filter((k) => !TOP_LEVEL_KEYS.has(k)),
-      ...Object.keys(server)
-        .filter((k) => !SERVER_KEYS.has(k))
-        .map((k) => `server.${k}`),
-    ],
+    ignoredKeys: unreadKeys(file, TOP_LEVEL_KEYS, 'server', SERVER_KEYS),
   };
 
   resolvePlugins(cfg, plugins, abs);
