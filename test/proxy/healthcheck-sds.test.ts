@@ -12,7 +12,14 @@ import https from 'node:https';
 import type net from 'node:net';
 import { A_ID, B_ID, TD, makePki, type TestPki } from './support/pki.js';
 import { FakeSds } from './support/fake-xds.js';
-import { cluster, commonTls, startProxy, type ProxyProcess } from './support/envoy.js';
+import {
+  cluster,
+  commonTls,
+  inlineCertSecret,
+  inlineSpiffeBundleSecret,
+  startProxy,
+  type ProxyProcess,
+} from './support/envoy.js';
 
 let dir: string;
 let pki: TestPki;
@@ -67,25 +74,8 @@ after(async () => {
 
 test('the first health check waits for the SDS secrets, then passes', async () => {
   // The secrets arrive only now, after the cluster was added.
-  sds.set({
-    name: A_ID,
-    tls_certificate: {
-      certificate_chain: { inline_string: read(pki.a.cert) },
-      private_key: { inline_string: read(pki.a.key) },
-    },
-  });
-  sds.set({
-    name: TD,
-    validation_context: {
-      custom_validator_config: {
-        name: 'envoy.tls.cert_validator.spiffe',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig',
-          trust_domains: [{ name: 'example.org', trust_bundle: { inline_string: read(pki.ca) } }],
-        },
-      },
-    },
-  });
+  sds.set(inlineCertSecret(A_ID, pki.a));
+  sds.set(inlineSpiffeBundleSecret(TD, { 'example.org': pki.ca }));
   const line = new RegExp(`^up::127\\.0\\.0\\.1:${upstreamPort}::health_flags::healthy$`, 'm');
   let clusters = '';
   for (let i = 0; i < 100 && !line.test(clusters); i++) {

@@ -20,6 +20,8 @@ import {
   commonTls,
   hcm,
   ingressListener,
+  inlineCertSecret,
+  inlineSpiffeBundleSecret,
   plainListener,
   startProxy,
   vhost,
@@ -36,26 +38,6 @@ let bPort: number;
 let aPort: number;
 
 const read = (f: string): string => fs.readFileSync(f, 'utf8');
-const certSecret = (name: string, pair: { cert: string; key: string }): Record<string, unknown> => ({
-  name,
-  tls_certificate: {
-    certificate_chain: { inline_string: read(pair.cert) },
-    private_key: { inline_string: read(pair.key) },
-  },
-});
-const bundleSecret = {
-  name: TD,
-  validation_context: {
-    custom_validator_config: {
-      name: 'envoy.tls.cert_validator.spiffe',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig',
-        trust_domains: [{ name: 'example.org', trust_bundle: { inline_string: '' } }],
-      },
-    },
-  },
-};
-
 function get(p: string): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get(
@@ -98,13 +80,11 @@ function servedSerial(): Promise<string> {
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-proxy-sds-'));
   pki = await makePki(dir);
-  bundleSecret.validation_context.custom_validator_config.typed_config.trust_domains[0]!.trust_bundle.inline_string =
-    read(pki.ca);
   sds = new FakeSds();
   const sock = path.join(dir, 'agent.sock');
   await sds.listen(sock);
-  sds.set(certSecret(A_ID, pki.a));
-  sds.set(bundleSecret);
+  sds.set(inlineCertSecret(A_ID, pki.a));
+  sds.set(inlineSpiffeBundleSecret(TD, { 'example.org': pki.ca }));
   app = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const appPort = (app.address() as { port: number }).port;
@@ -170,7 +150,7 @@ test('a listener whose certificate has not arrived accepts and resets connection
   assert.equal(await servedSerial(), '');
   assert.ok((await b.stat(`listener.127.0.0.1_${bPort}.ssl.connection_error`)) >= 1);
   assert.equal(await get('/'), 503, 'A cannot reach B yet');
-  sds.set(certSecret(B_ID, pki.b));
+  sds.set(inlineCertSecret(B_ID, pki.b));
   for (let i = 0; i < 50 && (await get('/')) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await get('/'), 200);
   assert.equal(await servedSerial(), new X509Certificate(read(pki.b.cert)).serialNumber);
@@ -197,8 +177,8 @@ test('rotation under a steady request loop: zero failed requests, new handshakes
   };
   const loops = [loop(), loop(), loop(), loop()];
   await new Promise((r) => setTimeout(r, 300));
-  sds.set(certSecret(B_ID, pki.b2));
-  sds.set(certSecret(A_ID, pki.a));
+  sds.set(inlineCertSecret(B_ID, pki.b2));
+  sds.set(inlineCertSecret(A_ID, pki.a));
   const want = new X509Certificate(read(pki.b2.cert)).serialNumber;
   let served = '';
   for (let i = 0; i < 50 && served !== want; i++) {

@@ -8,6 +8,18 @@ import { openssl, opensslNewP256Key, tempDir } from './support.js';
 
 const id = SpiffeId.parse('spiffe://example.org/spire/agent/join_token/abc');
 
+/** `openssl req -verify -text` on a DER CSR: its exit status and output (openssl as the independent reader). */
+function opensslReadCsr(der: Uint8Array): { status: number | null; output: string } {
+  const tmp = tempDir();
+  try {
+    const path = join(tmp.dir, 'csr.der');
+    writeFileSync(path, der);
+    return openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout', '-text']);
+  } finally {
+    tmp.cleanup();
+  }
+}
+
 describe('CSR', () => {
   it('round-trips the public key and SANs; openssl verifies the self-signature', async () => {
     const keys = generateKeyPair();
@@ -17,59 +29,36 @@ describe('CSR', () => {
     assert.ok(parsed.publicKeyDer.equals(keys.publicKey.export({ type: 'spki', format: 'der' })));
     assert.deepEqual(parsed.uris, [id.toString()]);
     assert.deepEqual(parsed.dnsNames, ['agent.example.org']);
-    const tmp = tempDir();
-    try {
-      const r = openssl(['req', '-inform', 'DER', '-in', tmp.file('empty.der', ''), '-verify', '-noout']);
-      assert.notEqual(r.status, 0, 'an empty file must not verify');
-      const path = join(tmp.dir, 'csr.der');
-      writeFileSync(path, der);
-      const ok = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout']);
-      assert.equal(ok.status, 0, ok.output);
-      assert.match(ok.output, /verify OK/i);
-    } finally {
-      tmp.cleanup();
-    }
+    assert.notEqual(opensslReadCsr(Buffer.alloc(0)).status, 0, 'an empty file must not verify');
+    const ok = opensslReadCsr(der);
+    assert.equal(ok.status, 0, ok.output);
+    assert.match(ok.output, /verify OK/i);
   });
   it('the DER template CSR reads back in openssl: P-256 key, empty subject, the URI SAN as requested extension', async () => {
     const keys = generateKeyPair();
     const der = await createCsr(keys, { spiffeId: id });
-    const tmp = tempDir();
-    try {
-      const path = join(tmp.dir, 'csr.der');
-      writeFileSync(path, der);
-      const r = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout', '-text']);
-      assert.equal(r.status, 0, r.output);
-      assert.match(r.output, /verify OK/i);
-      assert.match(r.output, /Version: 1 \(0x0\)/);
-      assert.match(r.output, /Subject:\s*\n/);
-      assert.match(r.output, /ASN1 OID: prime256v1/);
-      assert.match(
-        r.output,
-        /Requested Extensions:[\s\S]*Subject Alternative Name:\s*\n\s*URI:spiffe:\/\/example\.org\/spire\/agent\/join_token\/abc\s*\n/,
-      );
-      assert.match(r.output, /Signature Algorithm: ecdsa-with-SHA256/);
-      const parsed = await parseCsr(der);
-      assert.deepEqual(parsed.uris, [id.toString()]);
-      assert.deepEqual(parsed.dnsNames, []);
-      assert.ok(parsed.publicKey.equals(keys.publicKey));
-    } finally {
-      tmp.cleanup();
-    }
+    const r = opensslReadCsr(der);
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /verify OK/i);
+    assert.match(r.output, /Version: 1 \(0x0\)/);
+    assert.match(r.output, /Subject:\s*\n/);
+    assert.match(r.output, /ASN1 OID: prime256v1/);
+    assert.match(
+      r.output,
+      /Requested Extensions:[\s\S]*Subject Alternative Name:\s*\n\s*URI:spiffe:\/\/example\.org\/spire\/agent\/join_token\/abc\s*\n/,
+    );
+    assert.match(r.output, /Signature Algorithm: ecdsa-with-SHA256/);
+    const parsed = await parseCsr(der);
+    assert.deepEqual(parsed.uris, [id.toString()]);
+    assert.deepEqual(parsed.dnsNames, []);
+    assert.ok(parsed.publicKey.equals(keys.publicKey));
   });
   it('a CSR without SANs carries no attributes and still verifies in openssl', async () => {
-    const der = await createCsr(generateKeyPair());
-    const tmp = tempDir();
-    try {
-      const path = join(tmp.dir, 'csr.der');
-      writeFileSync(path, der);
-      const r = openssl(['req', '-inform', 'DER', '-in', path, '-verify', '-noout', '-text']);
-      assert.equal(r.status, 0, r.output);
-      assert.match(r.output, /verify OK/i);
-      assert.match(r.output, /Attributes:\s*\n\s*\(none\)/);
-      assert.doesNotMatch(r.output, /Subject Alternative Name/);
-    } finally {
-      tmp.cleanup();
-    }
+    const r = opensslReadCsr(await createCsr(generateKeyPair()));
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /verify OK/i);
+    assert.match(r.output, /Attributes:\s*\n\s*\(none\)/);
+    assert.doesNotMatch(r.output, /Subject Alternative Name/);
   });
   it('Ed25519: signed without a digest, verified by our parser', async () => {
     const keys = generateKeyPairSync('ed25519');

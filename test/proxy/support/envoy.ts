@@ -27,23 +27,46 @@ export function certSecret(name: string, cert: string, key: string): Json {
   return { name, tls_certificate: { certificate_chain: { filename: cert }, private_key: { filename: key } } };
 }
 
-/** A static SPIFFE-validator validation-context secret: trust domain → bundle file. */
-export function spiffeBundleSecret(name: string, bundles: Record<string, string>): Json {
+function spiffeValidatorSecret(name: string, trustDomains: Json[]): Json {
   return {
     name,
     validation_context: {
       custom_validator_config: {
         name: 'envoy.tls.cert_validator.spiffe',
-        typed_config: {
-          '@type': T.spiffe,
-          trust_domains: Object.entries(bundles).map(([td, file]) => ({
-            name: td,
-            trust_bundle: { filename: file },
-          })),
-        },
+        typed_config: { '@type': T.spiffe, trust_domains: trustDomains },
       },
     },
   };
+}
+
+/** A static SPIFFE-validator validation-context secret: trust domain → bundle file. */
+export function spiffeBundleSecret(name: string, bundles: Record<string, string>): Json {
+  return spiffeValidatorSecret(
+    name,
+    Object.entries(bundles).map(([td, file]) => ({ name: td, trust_bundle: { filename: file } })),
+  );
+}
+
+/** A TlsCertificate secret with the PEM inline, as the SPIRE agent sends it over SDS. */
+export function inlineCertSecret(name: string, pair: { cert: string; key: string }): Json {
+  return {
+    name,
+    tls_certificate: {
+      certificate_chain: { inline_string: fs.readFileSync(pair.cert, 'utf8') },
+      private_key: { inline_string: fs.readFileSync(pair.key, 'utf8') },
+    },
+  };
+}
+
+/** The SPIFFE-validator secret with each bundle PEM inline (trust domain → bundle file), as the agent sends it. */
+export function inlineSpiffeBundleSecret(name: string, bundles: Record<string, string>): Json {
+  return spiffeValidatorSecret(
+    name,
+    Object.entries(bundles).map(([td, file]) => ({
+      name: td,
+      trust_bundle: { inline_string: fs.readFileSync(file, 'utf8') },
+    })),
+  );
 }
 
 /** App Mesh's sds_config: the SPIRE agent through the bootstrap cluster `static_cluster_sds_unix_socket`. */
